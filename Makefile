@@ -1,0 +1,49 @@
+# onebox: `make test` on a fresh machine, then the main job. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | sha256sum | cut -c1-12)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: help venv test lint fmt serve plan up destroy bench clean
+
+help:
+	@echo "make test    create .venv, install requirements.txt, run lint, types and the whole suite"
+	@echo "make serve   run the service with gunicorn on $(HOST):$(PORT), database under var/"
+	@echo "make plan    offline plan and monthly cost of the stack (no AWS, no Pulumi CLI)"
+	@echo "make up      pulumi up (needs the Pulumi CLI and AWS credentials)"
+	@echo "make destroy pulumi destroy (backups are kept; see README)"
+	@echo "make bench   run the benchmarks in bench/ and print their tables"
+
+venv: $(STAMP)
+
+# The stamp carries the hash of requirements.txt, so a changed pin reinstalls.
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+test: lint
+	$(PY) -m pytest
+
+fmt: venv
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+serve: venv
+	@mkdir -p var
+	APP_DATABASE=var/onebox.db APP_ENV=development \
+	  $(VENV)/bin/gunicorn -c service/gunicorn.conf.py --bind $(HOST):$(PORT) service.wsgi:app
+
+bench: venv
+	$(PY) bench/service_load.py
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,50 @@
+"""onebox service: per-user state behind a small, observable Flask app.
+
+`create_app` is the composition root: defaults -> APP_* environment -> test overrides.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from service import config, cors, errors, health, logs, metrics, observe, users
+from service.activity import ActivityTracker
+from service.db import SqliteStore
+from service.runtime import Runtime
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the APP_* environment, then `overrides` (used by tests)."""
+    settings = config.from_environ(os.environ)
+    settings.update(overrides or {})
+    app = Flask(__name__)
+    app.config.update(settings)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
+    logs.configure()
+
+    store = SqliteStore(
+        settings["DATABASE"],
+        busy_timeout_ms=settings["DB_BUSY_TIMEOUT_MS"],
+        pragmas=settings.get("DATABASE_PRAGMAS"),
+    )
+    store.migrate()
+    app.extensions["onebox"] = Runtime(
+        config=settings,
+        store=store,
+        metrics=metrics.Metrics(slo_p95_seconds=settings["SLO_P95_MS"] / 1000),
+        activity=ActivityTracker(store),
+        started_at=float(os.environ.get("ONEBOX_STARTED_AT", time.time())),
+    )
+
+    errors.init_app(app)
+    observe.init_app(app)
+    cors.init_app(app)
+    app.register_blueprint(users.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
+    return app

@@ -1,0 +1,141 @@
+"""The APP_* environment contract: every setting the service reads, its default and its meaning.
+
+This table is the single source of truth; the README's table is checked against it by a test.
+Values are parsed and validated here, so a bad value stops the process at start-up with a
+message that names the variable and the value, instead of failing on the first request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ENVIRONMENTS = ("production", "development", "test")
+
+
+class ConfigError(ValueError):
+    """A setting in the environment is malformed; the message names it and its value."""
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive whole number")
+    return value
+
+
+def _percent(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 100:
+        raise ValueError("must be a percentage in (0, 100]")
+    return value
+
+
+def _environment(raw: str) -> str:
+    if raw not in ENVIRONMENTS:
+        raise ValueError(f"must be one of {', '.join(ENVIRONMENTS)}")
+    return raw
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    key: str
+    default: str
+    parse: Callable[[str], Any]
+    doc: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("APP_DATABASE", "DATABASE", "var/onebox.db", _text, "SQLite database file (WAL mode)"),
+    Setting("APP_ENV", "ENV", "production", _environment, "production, development or test"),
+    Setting(
+        "APP_SLOW_REQUEST_MS",
+        "SLOW_REQUEST_MS",
+        "1000",
+        _positive_int,
+        "a request at least this slow is logged with isSlowRequest=true",
+    ),
+    Setting(
+        "APP_USER_LIMIT",
+        "USER_LIMIT",
+        "10",
+        _positive_int,
+        "users the box is sized for; /api/metrics reports capacity used against it",
+    ),
+    Setting(
+        "APP_API_TOKEN",
+        "API_TOKEN",
+        "",
+        _text,
+        "when set, writes need 'Authorization: Bearer <token>'",
+    ),
+    Setting(
+        "APP_CORS_ORIGINS",
+        "CORS_ORIGINS",
+        "",
+        _csv,
+        "comma-separated origins allowed by CORS ('*' for any); empty: no CORS headers",
+    ),
+    Setting(
+        "APP_SLO_P95_MS",
+        "SLO_P95_MS",
+        "1000",
+        _positive_int,
+        "latency objective: p95 of all requests below this many milliseconds",
+    ),
+    Setting(
+        "APP_SLO_ERROR_RATE_PCT",
+        "SLO_ERROR_RATE_PCT",
+        "1",
+        _percent,
+        "error objective: share of 5xx responses below this percentage",
+    ),
+    Setting(
+        "APP_MAX_BODY_BYTES",
+        "MAX_CONTENT_LENGTH",
+        "4096",
+        _positive_int,
+        "largest request body accepted; larger ones get 413",
+    ),
+    Setting(
+        "APP_DB_BUSY_TIMEOUT_MS",
+        "DB_BUSY_TIMEOUT_MS",
+        "5000",
+        _positive_int,
+        "how long a write waits for the SQLite write lock before a 503",
+    ),
+    Setting(
+        "APP_VERSION",
+        "VERSION",
+        "dev",
+        _text,
+        "release identifier reported by /api/health (set by the deploy)",
+    ),
+)
+
+
+def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Parse every setting from `environ`, falling back to its default."""
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.env, setting.default)
+        try:
+            values[setting.key] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{setting.env}={raw!r}: {exc}") from None
+    return values
+
+
+def defaults() -> dict[str, Any]:
+    """Every setting at its default value."""
+    return from_environ({})

@@ -1,0 +1,114 @@
+"""gunicorn settings for the box (a t2.micro: 1 vCPU, 1 GiB) and the hooks that make shutdown
+graceful and metrics correct across workers.
+
+Run: gunicorn -c service/gunicorn.conf.py service.wsgi:app   (a --bind on the command line wins)
+Under systemd the listening socket comes from onebox.socket and `bind` is not used.
+"""
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+# prometheus_client picks its multiprocess mode when first imported, and the log formatter
+# below imports the service package, so the directory must be named before anything else.
+# The unit sets it under /run/onebox; elsewhere it is private to this master.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", f"/tmp/onebox-metrics-{os.getpid()}")  # noqa: S108
+
+# -- serving ---------------------------------------------------------------------------------
+bind = ["127.0.0.1:8000"]
+# Two processes so one crash or one slow request never takes the box down; threads for the
+# time spent waiting on SQLite's fsync. More workers would only contend for the one vCPU.
+workers = 2
+worker_class = "gthread"
+threads = 4
+# A worker silent this long is killed and replaced (the request timeout of seed 002).
+timeout = 30
+# SIGTERM lets in-flight requests finish for this long; onebox.service's TimeoutStopSec (45 s)
+# is above it, so systemd never SIGKILLs a draining worker.
+graceful_timeout = 30
+keepalive = 5
+# Bounds against slow or malicious clients; the API's bodies are tiny.
+limit_request_line = 4094
+limit_request_fields = 50
+proc_name = "onebox"
+# We signal gunicorn (HUP, TERM) through systemd; its control socket would only add a
+# writable path and an interface to secure.
+control_socket_disable = True
+
+# -- logging: every line JSON (the app logs one line per request itself) ----------------------
+accesslog = None
+errorlog = "-"
+loglevel = "info"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "service.logs.JsonFormatter"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {"handlers": ["stderr"], "level": "WARNING"},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+    },
+}
+
+
+# -- hooks -----------------------------------------------------------------------------------
+def on_starting(server: Any) -> None:
+    """Master, once: a fresh metrics directory and the service's start time for every worker."""
+    metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    # Values left by a previous run would be summed into this one's: start empty.
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    Path(metrics_dir).mkdir(mode=0o700, parents=True)
+    os.environ["ONEBOX_STARTED_AT"] = str(time.time())
+
+
+def when_ready(server: Any) -> None:
+    """Master: log shutdown_initiated when a stop signal arrives (gunicorn has no hook)."""
+    from service.logs import configure
+    from service.shutdown import wrap_master_signal
+
+    configure()
+    # The arbiter looks its handlers up by name each time a signal is processed.
+    for name in ("term", "int", "quit"):
+        handler = getattr(server, f"handle_{name}")
+        setattr(server, f"handle_{name}", wrap_master_signal(f"SIG{name.upper()}", handler))
+
+
+def post_worker_init(worker: Any) -> None:
+    """Worker: SIGTERM turns readiness off at once, then gunicorn drains as usual."""
+    from service.shutdown import install_worker_handler
+
+    install_worker_handler(worker.wsgi, lambda signum, frame: worker.handle_exit(signum, frame))
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Worker, after its last request: close the database and say so."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):
+        from service.shutdown import close
+
+        close(app)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Master: a dead worker's live gauges must not be summed any more."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    """Master, last: shutdown_complete, and the metrics files go with the process."""
+    from service.logs import configure, log_event
+
+    configure()
+    log_event("shutdown_complete", pid=os.getpid())
+    shutil.rmtree(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), ignore_errors=True)

@@ -1,0 +1,56 @@
+"""Graceful shutdown under gunicorn, with the seed's events logged as JSON.
+
+master  SIGTERM -> shutdown_initiated; it tells each worker to stop
+worker  SIGTERM -> readiness answers 503 at once; in-flight requests finish (graceful_timeout)
+worker  exit    -> server_closed, then database_closed
+master  exit    -> shutdown_complete
+gunicorn.conf.py wires these functions to gunicorn's hooks; they are plain functions here so
+they can be tested without gunicorn.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+
+from service import runtime
+from service.logs import log_event
+
+SIGNAL_NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT", signal.SIGQUIT: "SIGQUIT"}
+
+
+def begin(app: Flask) -> None:
+    """Stop reporting ready: from now on /api/health/ready answers 503."""
+    runtime.of(app).shutting_down.set()
+
+
+def close(app: Flask) -> None:
+    """After the last request: close the store and say so."""
+    pid = os.getpid()
+    log_event("server_closed", message="HTTP server closed", pid=pid)
+    runtime.of(app).store.close()
+    log_event("database_closed", message="Database connection closed", pid=pid)
+
+
+def wrap_master_signal(name: str, handler: Callable[[], Any]) -> Callable[[], Any]:
+    """A master signal handler that logs shutdown_initiated before gunicorn's own."""
+
+    def handle() -> Any:
+        log_event("shutdown_initiated", signal=name, pid=os.getpid())
+        return handler()
+
+    return handle
+
+
+def install_worker_handler(app: Flask, previous: Callable[[int, Any], Any]) -> None:
+    """Make SIGTERM in a worker turn readiness off before gunicorn's handler runs."""
+
+    def handle(signum: int, frame: Any) -> None:
+        begin(app)
+        previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, handle)

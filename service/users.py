@@ -1,0 +1,120 @@
+"""Per-user state: mute and audio device (seed 000's two user stories).
+
+PATCH /api/users/<userId>/mute    {"isMuted": bool}
+PATCH /api/users/<userId>/device  {"deviceId": str, "deviceLabel": str}
+POST  /api/users/<userId>/state   any non-empty subset of those fields
+GET   /api/users/<userId>/state
+Every write answers with the whole stored state. A body is checked in full before anything is
+written, so bad input never leaves a partial write behind.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Collection
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from service import runtime
+from service.errors import ApiError
+from service.logs import utc_timestamp
+from service.store import WRITABLE_FIELDS
+
+USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+MAX_STRING = 256
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+bp = Blueprint("users", __name__, url_prefix="/api/users")
+
+
+@bp.url_value_preprocessor
+def _check_user_id(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    user_id = (values or {}).get("userId", "")
+    if not USER_ID.fullmatch(user_id):
+        raise ApiError(
+            400,
+            "invalid_user_id",
+            "userId must be 1-64 characters of letters, digits and . _ @ -,"
+            " starting with a letter or digit",
+        )
+
+
+@bp.before_request
+def _require_token() -> None:
+    token: str = runtime.current().config["API_TOKEN"]
+    if not token or request.method not in WRITE_METHODS:
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+        error = ApiError(401, "unauthorized", "writes need 'Authorization: Bearer <token>'")
+        raise error
+
+
+def _body(required: Collection[str], allowed: Collection[str]) -> dict[str, Any]:
+    """The JSON object in the request, checked against the fields a route takes."""
+    if request.mimetype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    if not request.get_data(cache=True):
+        raise ApiError(400, "missing_body", "the request needs a JSON object body")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ApiError(400, "invalid_json", "the body is not valid JSON")
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_body", "the body must be a JSON object")
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ApiError(400, "unknown_fields", f"unknown field(s): {', '.join(unknown)}")
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise ApiError(400, "missing_fields", f"missing field(s): {', '.join(missing)}")
+    if not data:
+        raise ApiError(400, "missing_fields", f"give at least one of: {', '.join(allowed)}")
+    for name, value in data.items():
+        _check_field(name, value)
+    return data
+
+
+def _check_field(name: str, value: object) -> None:
+    expected = WRITABLE_FIELDS[name]
+    if type(value) is not expected:  # bool is an int subclass; 1 is not a boolean here
+        kind = "a boolean" if expected is bool else "a string"
+        raise ApiError(400, "invalid_field", f"{name} must be {kind}")
+    if isinstance(value, str):
+        if len(value) > MAX_STRING:
+            raise ApiError(400, "invalid_field", f"{name} is longer than {MAX_STRING} characters")
+        if name == "deviceId" and not value.strip():
+            raise ApiError(400, "invalid_field", "deviceId must not be empty")
+        if "\x00" in value:
+            raise ApiError(400, "invalid_field", f"{name} must not contain NUL characters")
+
+
+def _write(user_id: str, changes: dict[str, Any]) -> Response:
+    state = runtime.current().store.update_state(user_id, changes, utc_timestamp())
+    return jsonify(state.to_json())
+
+
+@bp.patch("/<userId>/mute")
+def mute(userId: str) -> Response:
+    return _write(userId, _body(required=["isMuted"], allowed=["isMuted"]))
+
+
+@bp.patch("/<userId>/device")
+def device(userId: str) -> Response:
+    fields = ["deviceId", "deviceLabel"]
+    return _write(userId, _body(required=fields, allowed=fields))
+
+
+@bp.post("/<userId>/state")
+def update_state(userId: str) -> Response:
+    return _write(userId, _body(required=[], allowed=list(WRITABLE_FIELDS)))
+
+
+@bp.get("/<userId>/state")
+def get_state(userId: str) -> Response:
+    state = runtime.current().store.get_state(userId)
+    if state is None:
+        raise ApiError(404, "user_not_found", f"no state stored for user {userId!r}")
+    return jsonify(state.to_json())

@@ -1,0 +1,91 @@
+"""Plain helpers shared by the test suites: external tools, ports, waiting, the unit's command.
+
+Fixtures live in conftest.py files; this module holds the functions they (and tests) call.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "service" / "deploy"
+VENV_BIN = Path(sys.executable).parent
+
+
+def require_tool(name: str) -> str:
+    """The path of an external tool; skip without it on a laptop, fail without it under CI."""
+    path = shutil.which(name)
+    if path is not None:
+        return path
+    message = f"{name} is not installed (.ci/run installs it)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    """Poll `check` every 50 ms until it is true; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+def answers(url: str) -> bool:
+    """Whether `url` answers 200 right now."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (http on loopback)
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def unit_directives(unit: str, key: str) -> list[str]:
+    """Every value of `key=` in `service/deploy/<unit>`, in order (comments skipped)."""
+    values = []
+    for line in (DEPLOY / unit).read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not line.lstrip().startswith(("#", ";")) and name.strip() == key:
+            values.append(value.strip())
+    return values
+
+
+def unit_environment(unit: str) -> dict[str, str]:
+    """The `Environment=` assignments a unit declares."""
+    env: dict[str, str] = {}
+    for value in unit_directives(unit, "Environment"):
+        for word in shlex.split(value):
+            name, _, val = word.partition("=")
+            env[name] = val
+    return env
+
+
+def unit_command(unit: str) -> list[str]:
+    """The unit's `ExecStart=` argv, with the box's venv replaced by the one running the tests."""
+    (exec_start,) = unit_directives(unit, "ExecStart")
+    argv = shlex.split(exec_start.lstrip("-@:+!"))
+    program = Path(argv[0])
+    if program.parent.name == "bin" and (VENV_BIN / program.name).exists():
+        argv[0] = str(VENV_BIN / program.name)
+    return argv
