@@ -34,7 +34,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     )
     store.migrate()
     app.extensions["onebox"] = Runtime(
-        config=settings,
+        config=app.config,  # one dict: views and hooks read what tests or the env set
         store=store,
         metrics=metrics.Metrics(slo_p95_seconds=settings["SLO_P95_MS"] / 1000),
         activity=ActivityTracker(store),

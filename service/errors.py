@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
 
 from service.logs import log_exception
@@ -43,7 +43,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
-        response = error_response(status, _code(exc), exc.description or exc.name)
+        message = exc.description or exc.name
+        if status == 413:  # werkzeug's text does not say what the limit is
+            limit = current_app.config.get("MAX_CONTENT_LENGTH")
+            message = f"the request body is too large: at most {limit} bytes are accepted"
+        response = error_response(status, _code(exc), message)
         for name, value in exc.get_headers():
             if name.lower() in {"allow", "www-authenticate", "retry-after"}:
                 response.headers[name] = value

@@ -54,12 +54,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(fields, default=str)
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stdout is at the time of each record, not at configure time."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
 def configure() -> None:
     """Send the onebox loggers to stdout as JSON lines; idempotent."""
     root = logging.getLogger("onebox")
     if any(getattr(h, "_onebox", False) for h in root.handlers):
         return
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     handler._onebox = True  # type: ignore[attr-defined]
     root.addHandler(handler)

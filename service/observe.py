@@ -31,7 +31,8 @@ def status_text(status: int) -> str:
     return "success"
 
 
-def _start() -> None:
+def _start(endpoint: str | None = None, values: object = None) -> None:
+    """Stamp the request with its start time and id (a url_value_preprocessor: runs first)."""
     g.started = time.perf_counter()
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
@@ -72,5 +73,7 @@ def _finish(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(_start)
+    # App-level URL value preprocessors run before the blueprints' (which may refuse a userId)
+    # and before every before_request, so even the earliest refusal has an id and a timing.
+    app.url_value_preprocessor(_start)
     app.after_request(_finish)

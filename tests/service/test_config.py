@@ -1,0 +1,54 @@
+"""The APP_* contract: parsed at start-up, bad values named, and the README's table kept equal."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from service import config
+from tests.support import ROOT
+
+
+def test_defaults_match_the_issue() -> None:
+    values = config.defaults()
+    assert values["SLOW_REQUEST_MS"] == 1000
+    assert values["USER_LIMIT"] == 10
+    assert values["ENV"] == "production"
+    assert values["API_TOKEN"] == ""
+    assert values["CORS_ORIGINS"] == ()
+
+
+def test_values_are_parsed_from_the_environment() -> None:
+    values = config.from_environ(
+        {"APP_USER_LIMIT": "25", "APP_CORS_ORIGINS": "https://a.example, https://b.example"}
+    )
+    assert values["USER_LIMIT"] == 25
+    assert values["CORS_ORIGINS"] == ("https://a.example", "https://b.example")
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "why"),
+    [
+        ("APP_USER_LIMIT", "ten", "invalid literal"),
+        ("APP_USER_LIMIT", "0", "positive"),
+        ("APP_SLOW_REQUEST_MS", "-5", "positive"),
+        ("APP_ENV", "prod", "one of"),
+        ("APP_SLO_ERROR_RATE_PCT", "150", "percentage"),
+        ("APP_MAX_BODY_BYTES", "", "invalid literal"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_the_variable_and_the_value(
+    name: str, raw: str, why: str
+) -> None:
+    with pytest.raises(config.ConfigError) as caught:
+        config.from_environ({name: raw})
+    message = str(caught.value)
+    assert message.startswith(f"{name}={raw!r}")
+    assert why in message
+
+
+def test_the_readme_table_lists_every_setting_with_its_default() -> None:
+    readme = (ROOT / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `(APP_[A-Z_]+)` \| `([^`]*)` \|", readme, re.MULTILINE))
+    assert rows == {s.env: s.default for s in config.SETTINGS}

@@ -1,0 +1,126 @@
+"""The SQLite store: WAL, versioned migrations, full disk and read-only database as JSON 5xx."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from service import create_app
+from service.db import MIGRATIONS, SqliteStore
+from service.store import StoreError
+
+
+def open_db(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path)
+
+
+def test_the_database_is_in_wal_mode_at_the_newest_schema_version(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "s.db"))
+    assert store.migrate() == len(MIGRATIONS)
+    store.close()
+    with closing(open_db(tmp_path / "s.db")) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "user_states" in tables
+
+
+def test_migrations_run_only_the_steps_a_database_is_missing(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with closing(open_db(path)) as conn:
+        conn.executescript(MIGRATIONS[0])
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute(
+            "INSERT INTO user_states VALUES ('old', 1, NULL, NULL, '2025-01-01', '2025-01-01')"
+        )
+        conn.commit()
+    store = SqliteStore(str(path))
+    assert store.migrate() == len(MIGRATIONS)
+    state = store.get_state("old")
+    store.close()
+    assert state is not None and state.is_muted is True
+
+
+def test_an_old_release_refuses_a_database_from_a_newer_one(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    with closing(open_db(path)) as conn:
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    store = SqliteStore(str(path))
+    with pytest.raises(StoreError, match="newer than this code"):
+        store.migrate()
+    store.close()
+
+
+def test_a_full_disk_is_a_json_507_reads_keep_working_and_nothing_is_half_written(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "full.db"
+    seed = create_app({"DATABASE": str(path), "ENV": "test"})
+    seed.test_client().patch("/api/users/kept/mute", json={"isMuted": True})
+    seed.extensions["onebox"].store.close()
+    with closing(open_db(path)) as conn:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    # max_page_count caps the file where it is: the next page the database needs is "disk full".
+    app = create_app(
+        {"DATABASE": str(path), "ENV": "test", "DATABASE_PRAGMAS": {"max_page_count": pages}}
+    )
+    client = app.test_client()
+    statuses = []
+    for n in range(200):  # bounded: a few pages of long labels fill the cap
+        response = client.post(f"/api/users/u{n}/state", json={"deviceLabel": "x" * 250})
+        statuses.append(response.status_code)
+        if response.status_code != 200:
+            break
+    assert statuses[-1] == 507
+    assert response.get_json()["error"] == "insufficient_storage"
+    assert client.get(f"/api/users/u{n}/state").status_code == 404  # the failed write left nothing
+    assert client.get("/api/users/kept/state").get_json()["isMuted"] is True
+    assert client.get("/api/health").status_code == 200
+    app.extensions["onebox"].store.close()
+
+
+def test_a_read_only_database_is_a_json_503_with_retry_after_and_reads_keep_working(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ro.db"
+    seed = create_app({"DATABASE": str(path), "ENV": "test"})
+    seed.test_client().patch("/api/users/kept/mute", json={"isMuted": True})
+    seed.extensions["onebox"].store.close()
+    app = create_app({"DATABASE": str(path), "ENV": "test", "DATABASE_PRAGMAS": {"query_only": 1}})
+    client = app.test_client()
+    response = client.patch("/api/users/kept/mute", json={"isMuted": False})
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "database_unavailable"
+    assert response.headers["Retry-After"] == "5"
+    assert client.get("/api/users/kept/state").get_json()["isMuted"] is True
+    app.extensions["onebox"].store.close()
+
+
+def test_two_stores_writing_at_once_never_see_database_is_locked(tmp_path: Path) -> None:
+    import threading
+
+    path = str(tmp_path / "busy.db")
+    stores = [SqliteStore(path), SqliteStore(path)]
+    stores[0].migrate()
+    errors: list[Exception] = []
+
+    def write(store: SqliteStore, who: str) -> None:
+        try:
+            for n in range(150):
+                store.update_state(f"{who}{n % 5}", {"deviceLabel": str(n)}, "t")
+        except StoreError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(s, f"w{i}-")) for i, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for store in stores:
+        store.close()
+    assert errors == []
+    with closing(open_db(Path(path))) as conn:
+        assert conn.execute("SELECT count(*) FROM user_states").fetchone()[0] == 10

@@ -1,0 +1,151 @@
+"""The service under real gunicorn, started exactly as its systemd unit starts it.
+
+Cross-worker metrics, SIGTERM with requests in flight, kill -9 in the middle of writes, and
+the log stream: each proved against real processes, real sockets and a real SQLite file.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import sqlite3
+import threading
+from collections.abc import Callable
+from contextlib import closing
+from typing import Any
+
+import pytest
+
+from tests.service.conftest import Service
+from tests.support import wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def call(service: Service, method: str, path: str, body: object = None) -> tuple[int, Any]:
+    """One request on a fresh connection (so gunicorn may hand it to any worker)."""
+    conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
+    try:
+        payload = None if body is None else json.dumps(body)
+        headers = {} if body is None else {"Content-Type": "application/json"}
+        conn.request(method, path, body=payload, headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        conn.close()
+
+
+def test_metrics_count_every_workers_requests(start_service: Callable[..., Service]) -> None:
+    service = start_service()
+    pids: set[int] = set()
+    sent = 0
+    for _ in range(200):  # bounded: new connections reach both workers long before this
+        assert call(service, "PATCH", f"/api/users/u{sent}/mute", {"isMuted": True})[0] == 200
+        sent += 1
+        _, summary = call(service, "GET", "/api/metrics")
+        pids.add(summary["system"]["pid"])
+        mute = summary["api"]["byEndpoint"]["/api/users/<userId>/mute"]["count"]
+        assert mute == sent  # whichever worker answers counts all of them
+        if len(pids) == 2:
+            break
+    assert len(pids) == 2
+    assert summary["users"]["current"] == sent  # distinct users, the same from every worker
+
+
+def test_sigterm_lets_in_flight_requests_finish_and_logs_the_shutdown_events(
+    start_service: Callable[..., Service],
+) -> None:
+    service = start_service()
+    results: list[int] = []
+    # Hold the write lock so the writes below are in flight (waiting on busy_timeout, 5 s).
+    with closing(sqlite3.connect(service.database, isolation_level=None)) as blocker:
+        blocker.execute("BEGIN IMMEDIATE")
+        threads = [
+            threading.Thread(
+                target=lambda n=n: results.append(
+                    call(service, "PATCH", f"/api/users/slow{n}/mute", {"isMuted": True})[0]
+                )
+            )
+            for n in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: _connections_to(service.port) >= 4, what="4 requests in flight")
+        service.signal(signal.SIGTERM)
+        wait_until(lambda: "shutdown_initiated" in service.events(), what="shutdown_initiated")
+        blocker.execute("COMMIT")
+    for thread in threads:
+        thread.join(timeout=30)
+    assert service.wait() == 0
+    assert results == [200, 200, 200, 200]
+    events = service.events()
+    assert events[0] == "shutdown_initiated"
+    assert events[-1] == "shutdown_complete"
+    assert events.count("server_closed") == 2 and events.count("database_closed") == 2
+    for n in range(4):  # every acknowledged write is stored
+        with closing(sqlite3.connect(service.database)) as conn:
+            assert conn.execute(
+                "SELECT is_muted FROM user_states WHERE user_id = ?", (f"slow{n}",)
+            ).fetchone() == (1,)
+
+
+def _connections_to(port: int) -> int:
+    """Established TCP connections to `port` on loopback, from /proc/net/tcp."""
+    count = 0
+    with open("/proc/net/tcp") as table:
+        for line in list(table)[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if state == "01" and int(local.split(":")[1], 16) == port:
+                count += 1
+    return count
+
+
+def test_kill_9_during_writes_loses_no_acknowledged_write(
+    start_service: Callable[..., Service],
+) -> None:
+    service = start_service()
+    acknowledged: dict[str, str] = {}
+    stop = threading.Event()
+
+    def writer(name: str) -> None:
+        for n in range(10_000):  # bounded; the kill ends it long before
+            if stop.is_set():
+                return
+            try:
+                status, _ = call(service, "PATCH", f"/api/users/{name}-{n}/device",
+                                 {"deviceId": f"d{n}", "deviceLabel": name})  # fmt: skip
+            except OSError:
+                return
+            if status == 200:
+                acknowledged[f"{name}-{n}"] = f"d{n}"
+
+    threads = [threading.Thread(target=writer, args=(f"w{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: len(acknowledged) >= 60, what="60 acknowledged writes")
+    os.killpg(service.proc.pid, signal.SIGKILL)  # master and workers, mid-write
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    service.wait()
+
+    restarted = start_service(database=service.database)
+    for user, device in list(acknowledged.items()):
+        status, state = call(restarted, "GET", f"/api/users/{user}/state")
+        assert (status, state["deviceId"]) == (200, device)
+    with closing(sqlite3.connect(service.database)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_every_line_the_service_writes_is_json(start_service: Callable[..., Service]) -> None:
+    service = start_service()
+    call(service, "PATCH", "/api/users/user-123/mute", {"isMuted": True})
+    call(service, "PATCH", "/api/users/user-123/mute", {"isMuted": 3})
+    call(service, "GET", "/nowhere")
+    service.stop()
+    entries = service.logs()  # raises if any line is not JSON
+    requests = [e for e in entries if "statusCode" in e and e["path"] != "/api/health/ready"]
+    assert [e["statusCode"] for e in requests] == [200, 400, 404]
+    assert {e["level"] for e in entries if e.get("logger") == "gunicorn.error"} <= {"info"}

@@ -1,0 +1,76 @@
+"""Health, liveness and readiness: the seed's shape, and what each probe may touch."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service import shutdown
+from service.store import StoreUnavailable
+
+
+def break_database(app: Flask) -> None:
+    """Make every store call fail as an unreachable database would."""
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise StoreUnavailable("disk I/O error")
+
+    app.extensions["onebox"].store.ping = fail
+
+
+def test_health_has_the_seed_shape(client: FlaskClient) -> None:
+    response = client.get("/api/health")
+    body = response.get_json()
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert body["status"] == "ok"
+    assert body["timestamp"].endswith("Z")
+    assert isinstance(body["uptime"]["seconds"], int)
+    assert body["uptime"]["formatted"].endswith("s")
+    assert body["database"]["status"] == "connected"
+    assert body["database"]["type"] == "SQLite"
+    assert body["database"]["mode"] == "WAL"
+    assert body["database"]["latencyMs"] >= 0
+    assert body["memory"]["rssMb"] > 0
+    assert body["environment"] == "test"
+    assert body["version"] == "dev"
+
+
+def test_health_is_503_and_says_why_when_the_database_fails(app: Flask) -> None:
+    break_database(app)
+    response = app.test_client().get("/api/health")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "error"
+    assert body["database"]["status"] == "error"
+    assert "disk I/O error" in body["database"]["error"]
+
+
+def test_liveness_never_touches_the_database(app: Flask) -> None:
+    break_database(app)
+    response = app.test_client().get("/api/health/live")
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "alive"
+
+
+def test_readiness_follows_the_database(app: Flask) -> None:
+    client = app.test_client()
+    assert client.get("/api/health/ready").status_code == 200
+    break_database(app)
+    response = client.get("/api/health/ready")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "unavailable"
+
+
+def test_readiness_turns_503_as_soon_as_shutdown_begins(app: Flask) -> None:
+    shutdown.begin(app)
+    response = app.test_client().get("/api/health/ready")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "shutting_down"
+    assert app.test_client().get("/api/health/live").status_code == 200
+
+
+def test_closing_the_store_logs_the_seed_events_in_order(app: Flask, capsys) -> None:  # type: ignore[no-untyped-def]
+    shutdown.close(app)
+    out = capsys.readouterr().out
+    assert out.index('"server_closed"') < out.index('"database_closed"')

@@ -1,0 +1,103 @@
+"""Prometheus metrics and the JSON summary computed from the same histograms."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from service.metrics import BASE_BUCKETS
+from service.summary import histogram_quantile
+
+
+def scrape(client: FlaskClient) -> dict[str, list]:  # type: ignore[type-arg]
+    text = client.get("/metrics").get_data(as_text=True)
+    return {family.name: family.samples for family in text_string_to_metric_families(text)}
+
+
+@pytest.mark.parametrize(
+    ("q", "buckets", "expected"),
+    [
+        (0.5, [(0.1, 0), (0.2, 10), (math.inf, 10)], 0.15),
+        (0.95, [(0.001, 100), (math.inf, 100)], 0.00095),
+        (0.99, [(1.0, 50), (math.inf, 100)], 1.0),  # rank in +Inf: the highest finite bound
+        (0.5, [(0.1, 0), (math.inf, 0)], None),  # no observation
+    ],
+)
+def test_histogram_quantile_interpolates_like_prometheus(
+    q: float, buckets: list[tuple[float, float]], expected: float | None
+) -> None:
+    result = histogram_quantile(q, buckets)
+    assert result == (None if expected is None else pytest.approx(expected))
+
+
+def test_buckets_resolve_a_millisecond_and_include_the_slo_threshold(app: Flask) -> None:
+    assert BASE_BUCKETS[0] <= 0.001
+    app.test_client().get("/api/health/live")
+    samples = scrape(app.test_client())["onebox_http_request_duration_seconds"]
+    bounds = {s.labels["le"] for s in samples if s.name.endswith("_bucket")}
+    assert "1.0" in bounds  # the default 1000 ms p95 objective
+    from service import create_app
+
+    other = create_app({"DATABASE": app.config["DATABASE"], "SLO_P95_MS": 400})
+    other.test_client().get("/api/health/live")
+    samples = scrape(other.test_client())["onebox_http_request_duration_seconds"]
+    assert "0.4" in {s.labels["le"] for s in samples if s.name.endswith("_bucket")}
+    other.extensions["onebox"].store.close()
+
+
+def test_routes_are_labelled_by_template_never_by_raw_path(client: FlaskClient) -> None:
+    for n in range(5):
+        client.patch(f"/api/users/user-{n}/mute", json={"isMuted": True})
+    client.get("/no/such/page")
+    samples = scrape(client)["onebox_http_requests"]
+    routes = {s.labels["route"] for s in samples}
+    assert "/api/users/<userId>/mute" in routes
+    assert "<unmatched>" in routes
+    assert not any("user-" in route for route in routes)
+    mute = [s for s in samples if s.labels["route"] == "/api/users/<userId>/mute"]
+    assert sum(s.value for s in mute) == 5
+
+
+def test_json_summary_has_the_seed_structure_with_units_in_keys(client: FlaskClient) -> None:
+    client.patch("/api/users/a/mute", json={"isMuted": True})
+    client.patch("/api/users/b/mute", json={"isMuted": "bad"})
+    body = client.get("/api/metrics").get_json()
+    api = body["api"]
+    assert api["totalRequests"] == 2  # this request is counted after it answers
+    assert api["clientErrorCount"] == 1 and api["errorCount"] == 0
+    assert api["errorRatePct"] == 0.0
+    assert set(api["responseTime"]) >= {"p50Ms", "p95Ms", "p99Ms"}
+    assert all(isinstance(v, float) for v in api["responseTime"].values())
+    endpoint = api["byEndpoint"]["/api/users/<userId>/mute"]
+    assert endpoint["count"] == 2 and isinstance(endpoint["avgDurationMs"], float)
+    users = body["users"]
+    assert users["current"] == 1 and users["peak"] == 1 and users["limit"] == 10
+    assert users["capacityUsedPct"] == 10.0
+    assert isinstance(body["system"]["memory"]["rssMb"], float)
+    assert body["slo"]["responseTimeMet"] is True and body["slo"]["errorRateMet"] is True
+
+
+def test_a_server_error_breaks_the_error_slo(app: Flask) -> None:
+    def explode(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    app.extensions["onebox"].store.get_state = explode
+    client = app.test_client()
+    client.get("/api/users/x/state")
+    body = client.get("/api/metrics").get_json()
+    assert body["api"]["errorCount"] == 1 and body["api"]["errorRatePct"] == 100.0
+    assert body["slo"]["errorRateMet"] is False
+
+
+def test_prometheus_exposes_users_and_build_info(client: FlaskClient) -> None:
+    client.get("/api/users/u/state")  # a 404 is not activity
+    client.patch("/api/users/u/mute", json={"isMuted": False})
+    families = scrape(client)
+    assert families["onebox_active_users"][0].value == 1
+    assert families["onebox_user_limit"][0].value == 10
+    (info,) = families["onebox_build_info"]
+    assert info.labels == {"version": "dev", "environment": "test"}
