@@ -42,8 +42,18 @@ serve: venv
 	APP_DATABASE=var/onebox.db APP_ENV=development \
 	  $(VENV)/bin/gunicorn -c service/gunicorn.conf.py --bind $(HOST):$(PORT) service.wsgi:app
 
+plan: venv
+	$(PY) -m infra.plan
+
+up: venv
+	$(PY) -m infra.cli up
+
+destroy: venv
+	$(PY) -m infra.cli destroy
+
 bench: venv
 	$(PY) bench/service_load.py
+	$(PY) bench/backup.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
