@@ -6,11 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | sha256sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+BACKUP_EVERY ?= 300
+STATE ?= var/local
 
-.PHONY: help venv test lint fmt serve plan up destroy bench clean
+.PHONY: help venv test lint fmt serve local plan up destroy bench clean
 
 help:
 	@echo "make test    create .venv, install requirements.txt, run lint, types and the whole suite"
+	@echo "make local   the whole box on 127.0.0.1:$(PORT) with no AWS account (Ctrl-C: final backup)"
 	@echo "make serve   run the service with gunicorn on $(HOST):$(PORT), database under var/"
 	@echo "make plan    offline plan and monthly cost of the stack (no AWS, no Pulumi CLI)"
 	@echo "make up      pulumi up (needs the Pulumi CLI and AWS credentials)"
@@ -41,6 +44,10 @@ serve: venv
 	@mkdir -p var
 	APP_DATABASE=var/onebox.db APP_ENV=development \
 	  $(VENV)/bin/gunicorn -c service/gunicorn.conf.py --bind $(HOST):$(PORT) service.wsgi:app
+
+# The whole box on 127.0.0.1, no AWS account: moto_server, restore, gunicorn, publisher, backups.
+local: venv
+	$(PY) -m localbox --port $(PORT) --state $(STATE) --backup-every $(BACKUP_EVERY)
 
 plan: venv
 	$(PY) -m infra.plan

@@ -6,10 +6,8 @@ Fixtures live in conftest.py files; this module holds the functions they (and te
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import socket
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from localbox.units import PathMap, read_unit
+
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "service" / "deploy"
-VENV_BIN = Path(sys.executable).parent
 
 
 def require_tool(name: str) -> str:
@@ -62,30 +61,16 @@ def answers(url: str) -> bool:
 
 
 def unit_directives(unit: str, key: str) -> list[str]:
-    """Every value of `key=` in `service/deploy/<unit>`, in order (comments skipped)."""
-    values = []
-    for line in (DEPLOY / unit).read_text().splitlines():
-        name, sep, value = line.partition("=")
-        if sep and not line.lstrip().startswith(("#", ";")) and name.strip() == key:
-            values.append(value.strip())
-    return values
+    """Every value of `key=` in `service/deploy/<unit>`, in order."""
+    return read_unit(unit).values(key)
 
 
 def unit_environment(unit: str) -> dict[str, str]:
     """The `Environment=` assignments a unit declares."""
-    env: dict[str, str] = {}
-    for value in unit_directives(unit, "Environment"):
-        for word in shlex.split(value):
-            name, _, val = word.partition("=")
-            env[name] = val
-    return env
+    return read_unit(unit).environment()
 
 
 def unit_command(unit: str) -> list[str]:
     """The unit's `ExecStart=` argv, with the box's venv replaced by the one running the tests."""
-    (exec_start,) = unit_directives(unit, "ExecStart")
-    argv = shlex.split(exec_start.lstrip("-@:+!"))
-    program = Path(argv[0])
-    if program.parent.name == "bin" and (VENV_BIN / program.name).exists():
-        argv[0] = str(VENV_BIN / program.name)
-    return argv
+    (argv,) = read_unit(unit).commands("ExecStart")
+    return PathMap(state=Path("/nonexistent")).argv(argv)[:1] + argv[1:]

@@ -1,0 +1,44 @@
+"""`python -m localbox`: the whole box on 127.0.0.1 with no AWS account (what `make local` runs)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from localbox.box import Box
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localbox", description=__doc__)
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port on 127.0.0.1")
+    parser.add_argument(
+        "--state", type=Path, default=Path("var/local"), help="folder for the box's data"
+    )
+    parser.add_argument(
+        "--backup-every", type=float, default=300.0, help="seconds between backups (timer: 5 min)"
+    )
+    args = parser.parse_args(argv)
+    if not 0 < args.port < 65536:
+        parser.error(f"--port {args.port}: not a TCP port")
+    if args.backup_every <= 0:
+        parser.error(f"--backup-every {args.backup_every}: must be positive")
+    box = Box(args.state.resolve(), args.port, args.backup_every, say=_say)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        _say(f"localbox: {signal.Signals(signum).name}: stopping")
+        box.stopping.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    return box.run()
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Read the box's systemd units, and map the box's paths onto a folder on this machine.
+
+The local box runs exactly what the units in service/deploy/ declare: their command lines and
+environment are read from the files, never restated. Only paths move: /opt/onebox/current is
+this checkout, /opt/onebox/venv is the running virtualenv, and the state, runtime and config
+directories live under one local folder.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "service" / "deploy"
+# Prefixes systemd allows on Exec lines ("-" ignore failure, "@" argv0, "+!" privileges...).
+EXEC_PREFIXES = "-@:+!"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """The directives of one unit file that a local run needs: name -> values, in file order."""
+
+    name: str
+    directives: dict[str, list[str]]
+
+    def values(self, key: str) -> list[str]:
+        return self.directives.get(key, [])
+
+    def one(self, key: str) -> str | None:
+        values = self.values(key)
+        return values[-1] if values else None
+
+    def environment(self) -> dict[str, str]:
+        """The Environment= assignments, later ones winning, as systemd reads them."""
+        env: dict[str, str] = {}
+        for value in self.values("Environment"):
+            for word in shlex.split(value):
+                name, _, val = word.partition("=")
+                env[name] = val
+        return env
+
+    def commands(self, key: str) -> list[list[str]]:
+        """Every Exec<key>= line as an argv, without systemd's prefixes."""
+        return [shlex.split(line.lstrip(EXEC_PREFIXES)) for line in self.values(key)]
+
+
+def read_unit(name: str, folder: Path = DEPLOY) -> Unit:
+    """Parse `folder/name`; continuation lines and comments handled as systemd does."""
+    directives: dict[str, list[str]] = {}
+    pending = ""
+    for raw in (folder / name).read_text().splitlines():
+        line = pending + raw.strip()
+        pending = ""
+        if line.endswith("\\"):
+            pending = line[:-1] + " "
+            continue
+        if not line or line.startswith(("#", ";", "[")):
+            continue
+        key, sep, value = line.partition("=")
+        if sep:
+            directives.setdefault(key.strip(), []).append(value.strip())
+    return Unit(name, directives)
+
+
+@dataclass(frozen=True)
+class PathMap:
+    """Where the box's directories are on this machine."""
+
+    state: Path  # the local folder standing for /var/lib, /run and /etc of the box
+
+    def table(self) -> list[tuple[str, str]]:
+        venv = Path(sys.executable).parent.parent
+        return [
+            ("/opt/onebox/current", str(ROOT)),
+            ("/opt/onebox/venv", str(venv)),
+            ("/var/lib/onebox", str(self.state / "lib")),
+            ("/run/onebox", str(self.state / "run")),
+            ("/etc/onebox", str(self.state / "etc")),
+        ]
+
+    def __call__(self, value: str) -> str:
+        """`value` with every box path replaced by its local place."""
+        for box, here in self.table():
+            value = value.replace(box, here)
+        return value
+
+    def argv(self, argv: list[str]) -> list[str]:
+        return [self(word) for word in argv]
+
+    def env(self, env: dict[str, str]) -> dict[str, str]:
+        return {name: self(value) for name, value in env.items()}
