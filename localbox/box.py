@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -119,19 +120,18 @@ class Box:
         return 0
 
     @contextmanager
-    def daemon(self, unit: Unit, endpoint: str, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    def daemon(self, unit: Unit, endpoint: str, *extra: str) -> Iterator[Supervised]:
+        """Start a long-running unit; restarted as its Restart= says; stopped on the way out."""
         (argv,) = unit.commands("ExecStart")
-        proc = subprocess.Popen(
-            [*self.paths.argv(argv), *extra],
-            cwd=ROOT,
-            env=self.environment(unit, endpoint),
-            start_new_session=True,
+        supervised = Supervised(
+            unit, [*self.paths.argv(argv), *extra], self.environment(unit, endpoint), self.say
         )
+        supervised.start()
         try:
-            yield proc
+            yield supervised
         finally:
-            stop(proc)
-            self.say(f"localbox: {unit.name} stopped (exit {proc.returncode})")
+            code = supervised.stop()
+            self.say(f"localbox: {unit.name} stopped (exit {code})")
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -148,11 +148,13 @@ class Box:
                 return 1
             try:
                 with (
-                    self.daemon(self.roles.web, endpoint, "--bind", f"127.0.0.1:{self.port}"),
-                    self.daemon(self.roles.publisher, endpoint),
+                    self.daemon(
+                        self.roles.web, endpoint, "--bind", f"127.0.0.1:{self.port}"
+                    ) as web,
+                    self.daemon(self.roles.publisher, endpoint) as publisher,
                 ):
                     self.announce()
-                    self.schedule_backups(endpoint)
+                    self.supervise(endpoint, [web, publisher])
             finally:
                 self.say("localbox: final backup after the service has drained")
                 code = self.run_once(self.roles.data, "ExecStop", endpoint)
@@ -162,10 +164,15 @@ class Box:
     def create_bucket(self, endpoint: str) -> None:
         import boto3
 
-        env = self.environment(self.roles.web, endpoint)
+        aws = aws_environment(endpoint)
         bucket = read_env_file(Path(self.paths(ENV_FILE)))["APP_BACKUP_BUCKET"]
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name=env["AWS_REGION"])
-        s3.create_bucket(Bucket=bucket)
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=aws["AWS_REGION"],
+            aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
+        ).create_bucket(Bucket=bucket)
 
     def announce(self) -> None:
         url = f"http://127.0.0.1:{self.port}"
@@ -174,10 +181,63 @@ class Box:
             f"(backups every {self.backup_every:g}s; Ctrl-C stops with a final backup)"
         )
 
-    def schedule_backups(self, endpoint: str) -> None:
-        while not self.stopping.wait(self.backup_every):
-            code = self.run_once(self.roles.backup, "ExecStart", endpoint)
-            self.say(f"localbox: scheduled backup exit {code}")
+    def supervise(self, endpoint: str, daemons: list[Supervised]) -> None:
+        """Until asked to stop: restart what died (systemd's Restart=), run the backup timer."""
+        next_backup = time.monotonic() + self.backup_every
+        while not self.stopping.wait(0.2):
+            for daemon in daemons:
+                daemon.check()
+            if time.monotonic() >= next_backup:
+                code = self.run_once(self.roles.backup, "ExecStart", endpoint)
+                self.say(f"localbox: scheduled backup exit {code}")
+                next_backup = time.monotonic() + self.backup_every
+
+
+@dataclass
+class Supervised:
+    """One long-running process, restarted like systemd would (Restart=, RestartSec=)."""
+
+    unit: Unit
+    argv: list[str]
+    env: dict[str, str]
+    say: Callable[[str], None]
+    proc: subprocess.Popen[bytes] | None = None
+    died_at: float | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,  # Ctrl-C is ours
+        )
+
+    def check(self) -> None:
+        """Restart the process if it has exited and the unit asks for restarts."""
+        if self.proc is None or self.proc.poll() is None:
+            return
+        if self.unit.one("Restart") not in ("always", "on-failure", "on-abnormal"):
+            return
+        if self.died_at is None:
+            self.died_at = time.monotonic()
+            self.say(f"localbox: {self.unit.name} exited ({self.proc.returncode}); restarting")
+        if time.monotonic() - self.died_at >= _seconds(self.unit.one("RestartSec") or "0.1"):
+            self.died_at = None
+            self.start()
+
+    def stop(self) -> int | None:
+        if self.proc is None:
+            return None
+        stop(self.proc)
+        return self.proc.returncode
+
+
+def _seconds(value: str) -> float:
+    """systemd time spans we use: '2', '2s', '500ms', '1min'."""
+    for suffix, factor in (("ms", 0.001), ("min", 60.0), ("s", 1.0)):
+        if value.endswith(suffix):
+            return float(value[: -len(suffix)]) * factor
+    return float(value)
 
 
 def stop(proc: subprocess.Popen[bytes], grace: float = 45.0) -> None:

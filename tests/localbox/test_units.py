@@ -12,7 +12,7 @@ def test_exec_lines_lose_systemd_prefixes_and_keep_quoted_words(tmp_path: Path) 
     (tmp_path / "x.service").write_text(
         "[Service]\n# ExecStart=/bin/commented\n"
         "ExecStart=-/opt/onebox/venv/bin/python -m service.backup \\\n  backup --note 'a b'\n"
-        "Environment=A=1 \"B=two words\"\nEnvironment=A=3\n"
+        'Environment=A=1 "B=two words"\nEnvironment=A=3\n'
     )
     unit = read_unit("x.service", tmp_path)
     assert unit.commands("ExecStart") == [

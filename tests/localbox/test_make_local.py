@@ -1,0 +1,66 @@
+"""`make local`, the README's main job: the whole box on 127.0.0.1, stopped by Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT, answers, free_port, require_tool, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def test_make_local_serves_backs_up_and_stops_with_a_final_backup(tmp_path: Path) -> None:
+    make = require_tool("make")
+    port = free_port()
+    log = tmp_path / "local.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "AWS_"))}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                make,
+                "--no-print-directory",
+                "local",
+                f"PORT={port}",
+                f"STATE={tmp_path / 'box'}",
+                "BACKUP_EVERY=1",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until(
+            lambda: proc.poll() is not None or answers(f"http://127.0.0.1:{port}/api/health/ready"),
+            timeout=90,
+            what="make local to serve",
+        )
+        assert proc.poll() is None, log.read_text()[-3000:]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/users/local-user/mute",
+            data=json.dumps({"isMuted": True}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="PATCH",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+            assert response.status == 200
+        wait_until(
+            lambda: b"scheduled backup exit 0" in log.read_bytes(),
+            timeout=60,
+            what="a scheduled backup",
+        )
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's group
+        proc.wait(timeout=120)
+    output = log.read_text()
+    assert "final backup exit 0" in output
+    assert '"shutdown_complete"' in output
+    assert (tmp_path / "box" / "lib" / "onebox.db").exists()
