@@ -9,7 +9,7 @@ PORT ?= 8000
 BACKUP_EVERY ?= 300
 STATE ?= var/local
 
-.PHONY: help venv test lint fmt serve local plan up destroy bench clean
+.PHONY: help venv test lint fmt serve local plan up destroy bench drills clean
 
 help:
 	@echo "make test    create .venv, install requirements.txt, run lint, types and the whole suite"
@@ -18,6 +18,7 @@ help:
 	@echo "make plan    offline plan and monthly cost of the stack (no AWS, no Pulumi CLI)"
 	@echo "make up      pulumi up (needs the Pulumi CLI and AWS credentials)"
 	@echo "make destroy pulumi destroy (backups are kept; see README)"
+	@echo "make drills run the failure drills against the local box and print their tables"
 	@echo "make bench   run the benchmarks in bench/ and print their tables"
 
 venv: $(STAMP)
@@ -61,6 +62,10 @@ destroy: venv
 bench: venv
 	$(PY) bench/service_load.py
 	$(PY) bench/backup.py
+
+# Failure drills against the local box; each prints a table (none is a pass/fail test).
+drills: venv
+	$(PY) -m bench.drills
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
