@@ -5,8 +5,11 @@ Run: gunicorn -c service/gunicorn.conf.py service.wsgi:app   (a --bind on the co
 Under systemd the listening socket comes from onebox.socket and `bind` is not used.
 """
 
+import importlib
+import logging
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,13 @@ from typing import Any
 # below imports the service package, so the directory must be named before anything else.
 # The unit sets it under /run/onebox; elsewhere it is private to this master.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", f"/tmp/onebox-metrics-{os.getpid()}")  # noqa: S108
+
+# -- release ---------------------------------------------------------------------------------
+# The deploy agent writes VERSION into each release directory; this file is read again from the
+# code directory on every HUP, so the new workers get the new release's APP_VERSION (gunicorn
+# resets raw_env's variables and applies the new ones on reload). Outside a release: unchanged.
+_version_file = Path("VERSION")
+raw_env = [f"APP_VERSION={_version_file.read_text().strip()}"] if _version_file.is_file() else []
 
 # -- serving ---------------------------------------------------------------------------------
 bind = ["127.0.0.1:8000"]
@@ -68,6 +78,26 @@ def on_starting(server: Any) -> None:
     shutil.rmtree(metrics_dir, ignore_errors=True)
     Path(metrics_dir).mkdir(mode=0o700, parents=True)
     os.environ["ONEBOX_STARTED_AT"] = str(time.time())
+
+
+def on_reload(server: Any) -> None:
+    """Master, on HUP, before new workers fork: forget the service's modules.
+
+    The master imported `service` (the log formatter, the hooks); forked workers would inherit
+    those modules and run the old release's code. Dropped here, each new worker imports the
+    release now behind the code directory (the `current` symlink, which the unit names in PWD so
+    gunicorn chdirs through the link, not to the release it resolved at start).
+    """
+    for name in [n for n in sys.modules if n == "service" or n.startswith("service.")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    # The onebox log handler holds the old formatter; configure() installs the new one.
+    events = logging.getLogger("onebox")
+    for handler in [h for h in events.handlers if getattr(h, "_onebox", False)]:
+        events.removeHandler(handler)
+    from service.logs import configure
+
+    configure()
 
 
 def when_ready(server: Any) -> None:

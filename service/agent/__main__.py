@@ -1,0 +1,71 @@
+"""`python -m service.agent [--force]`: deploy the published release if it is new.
+
+Exit codes: 0 deployed or nothing to do, 1 failed (rolled back when a previous release was
+live), 2 usage or configuration error. Only one run at a time (a lock file in the root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from service.agent import settings, source
+from service.agent.deploy import FAILED, OK, Deployer
+from service.agent.release import ReleaseError
+from service.logs import configure, log_event
+
+USAGE = 2
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m service.agent", description=__doc__)
+    parser.add_argument(
+        "--force", action="store_true", help="try a version even if it was rolled back before"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run once; return the exit code."""
+    args = parse_args(argv)
+    configure()
+    try:
+        config = settings.from_environ(os.environ)
+    except settings.SettingsError as exc:
+        log_event("agent_misconfigured", level=logging.ERROR, error=str(exc))
+        return USAGE
+    config.root.mkdir(parents=True, exist_ok=True)
+    with (config.root / "agent.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log_event("agent_busy", message="another run holds the lock")
+            return OK
+        ssm, s3 = source.clients()
+        try:
+            return Deployer(config, ssm, s3).run(force=args.force)
+        except (
+            ReleaseError,
+            ClientError,
+            BotoCoreError,
+            subprocess.SubprocessError,
+            OSError,
+        ) as exc:
+            log_event(
+                "deploy_failed",
+                level=logging.ERROR,
+                error=type(exc).__name__,
+                errorMessage=str(exc),
+            )
+            return FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""One run of the agent: compare, install, switch, reload, check, and roll back if need be.
+
+Every step logs one JSON event (service.logs), so `journalctl -u onebox-agent -o cat | jq`
+tells the whole story of a deploy.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from service.agent import probe, source
+from service.agent.layout import Layout
+from service.agent.release import Release, ReleaseError, extract
+from service.agent.settings import AgentSettings
+from service.logs import log_event
+
+OK, FAILED = 0, 1
+REQUIREMENTS = Path("service") / "requirements.txt"
+
+
+@dataclass
+class Deployer:
+    settings: AgentSettings
+    ssm: Any
+    s3: Any
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.settings.root)
+
+    def run(self, force: bool = False) -> int:
+        """Deploy the published release if it is new; the exit code of the command."""
+        release = source.read_release(self.ssm, self.settings.parameter)
+        running = self.layout.current_version()
+        if release.version == running:
+            log_event("release_unchanged", version=running)
+            return OK
+        if release.version in self.layout.failed_versions() and not force:
+            log_event(
+                "release_skipped",
+                version=release.version,
+                running=running,
+                reason="rolled back before; run with --force to try again",
+            )
+            return OK
+        log_event("release_found", version=release.version, running=running)
+        self.install(release)
+        self.check_requirements(release.version, running)
+        self.preflight(release.version)
+        return self.switch(release.version, running)
+
+    def install(self, release: Release) -> None:
+        """Download, verify and unpack into releases/<version> (reused if already complete)."""
+        layout = self.layout
+        if layout.is_installed(release.version):
+            log_event("release_present", version=release.version)
+            return
+        layout.releases.mkdir(parents=True, exist_ok=True)
+        archive = layout.releases / f".{release.version}.tar.gz"
+        partial = layout.releases / f".{release.version}.partial"
+        shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run
+        try:
+            digest = source.download(self.s3, self.settings.bucket, release.key, archive)
+            if digest != release.sha256:
+                raise ReleaseError(
+                    f"{release.key}: sha256 {digest} is not the published {release.sha256}"
+                )
+            log_event("release_verified", version=release.version, sha256=digest)
+            extract(archive, partial)
+            shutil.rmtree(layout.path_of(release.version), ignore_errors=True)
+            partial.rename(layout.path_of(release.version))
+        finally:
+            archive.unlink(missing_ok=True)
+            shutil.rmtree(partial, ignore_errors=True)
+        layout.mark_installed(release.version)
+        log_event(
+            "release_installed", version=release.version, path=str(layout.path_of(release.version))
+        )
+
+    def check_requirements(self, version: str, running: str | None) -> None:
+        """Refuse a release whose requirements differ: a HUP cannot change the interpreter's
+        packages (the master keeps its imports), so that change needs a new instance."""
+        new = (self.layout.path_of(version) / REQUIREMENTS).read_bytes()
+        old = b"" if running is None else (self.layout.path_of(running) / REQUIREMENTS).read_bytes()
+        if running is not None and new != old:
+            raise ReleaseError(
+                f"release {version}: service/requirements.txt differs from the "
+                f"running {running}; replace the instance to change packages"
+            )
+        log_event("requirements_unchanged", version=version)
+
+    def preflight(self, version: str) -> None:
+        """Import the new package in a throwaway interpreter: a release that cannot even be
+        imported would make gunicorn's new workers fail to boot, and gunicorn then halts."""
+        result = subprocess.run(
+            [sys.executable, "-c", "import service"],
+            cwd=self.layout.path_of(version),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if result.returncode != 0:
+            self.layout.record_failure(version)
+            raise ReleaseError(f"release {version} does not import: {result.stderr[-500:]}")
+        log_event("release_imports", version=version)
+
+    def switch(self, version: str, previous: str | None) -> int:
+        """Point `current` at `version`, reload, check; switch back if the check fails."""
+        try:
+            self.activate(version)
+        except subprocess.SubprocessError:
+            # The reload did not happen: leave `current` naming what is really running.
+            if previous is not None:
+                self.layout.switch_to(previous)
+            raise
+        seen = probe.wait_for(self.settings.url, version, self.settings.check_seconds)
+        if seen.ready:
+            log_event("release_healthy", version=version)
+            self.layout.forget_failure(version)
+            self.prune(version, previous)
+            return OK
+        log_event(
+            "release_unhealthy",
+            level=logging.ERROR,
+            version=version,
+            problem=seen.problem,
+            seenVersion=seen.version,
+        )
+        self.layout.record_failure(version)
+        if previous is None:
+            return FAILED
+        self.activate(previous)
+        back = probe.wait_for(self.settings.url, previous, self.settings.check_seconds)
+        log_event(
+            "release_rolled_back",
+            level=logging.WARNING,
+            version=previous,
+            failed=version,
+            healthy=back.ready,
+            problem=back.problem,
+        )
+        return FAILED
+
+    def activate(self, version: str) -> None:
+        self.layout.switch_to(version)
+        log_event("release_switched", version=version)
+        subprocess.run(self.settings.reload_command, check=True, timeout=60)
+        log_event("service_reloaded", version=version, command=list(self.settings.reload_command))
+
+    def prune(self, current: str, previous: str | None) -> None:
+        protect = {current} | ({previous} if previous else set())
+        removed = self.layout.prune(self.settings.keep, protect)
+        if removed:
+            log_event("releases_pruned", removed=removed, keep=self.settings.keep)

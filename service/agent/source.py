@@ -1,0 +1,45 @@
+"""The AWS edge of the agent: the release parameter in SSM and the archive in S3.
+
+Clients come from boto3 with botocore's standard retry mode; AWS_ENDPOINT_URL points them at
+moto in tests and on a local box.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from service.agent.release import CHUNK, Release, ReleaseError, parse_release
+
+RETRIES = Config(
+    retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30
+)
+
+
+def clients() -> tuple[Any, Any]:
+    """(ssm, s3) clients for the region and endpoint in the environment."""
+    return boto3.client("ssm", config=RETRIES), boto3.client("s3", config=RETRIES)
+
+
+def read_release(ssm: Any, parameter: str) -> Release:
+    """The release the stack published in `parameter`."""
+    value = ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
+    try:
+        return parse_release(value)
+    except ReleaseError as exc:
+        raise ReleaseError(f"{parameter}: {exc}") from None
+
+
+def download(s3: Any, bucket: str, key: str, destination: Path) -> str:
+    """Stream s3://bucket/key into `destination` (bounded memory); return its sha256."""
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    digest = hashlib.sha256()
+    with destination.open("wb") as out:
+        for chunk in body.iter_chunks(CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,108 @@
+"""The self-hosted Prometheus rules: valid, unit-tested by promtool, and true to the service.
+
+promtool comes from Debian's prometheus package; without it these tests skip on a laptop and
+fail under CI (tests.support.require_tool).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from service import config, create_app
+from tests.support import ROOT, require_tool
+
+RULES_DIR = ROOT / "monitoring" / "prometheus"
+RULES = RULES_DIR / "onebox-rules.yml"
+# Not served by the service: written by the backup job for node_exporter's textfile collector,
+# or node_exporter's own.
+FROM_THE_NODE = {"onebox_backup_last_success_timestamp_seconds", "node_cpu_seconds_total"}
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [require_tool("promtool"), *args],
+        cwd=RULES_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def alerts() -> dict[str, dict[str, Any]]:
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    return {rule["alert"]: rule for group in groups for rule in group["rules"]}
+
+
+def test_promtool_accepts_the_rules() -> None:
+    result = promtool("check", "rules", RULES.name)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(alerts())} rules found" in result.stdout
+
+
+def test_the_rules_pass_their_promtool_unit_tests() -> None:
+    result = promtool("test", "rules", "onebox-rules.test.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_the_example_scrape_configuration_is_valid_and_loads_the_rules() -> None:
+    result = promtool("check", "config", "prometheus.example.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 1 rule files found" in result.stdout
+
+
+def test_every_alert_is_exercised_by_the_unit_tests() -> None:
+    tests = yaml.safe_load((RULES_DIR / "onebox-rules.test.yml").read_text())["tests"]
+    firing = {
+        case["alertname"]
+        for test in tests
+        for case in test.get("alert_rule_test", [])
+        if case["exp_alerts"]
+    }
+    assert firing == set(alerts())
+
+
+def test_every_alert_has_a_severity_a_priority_and_words_for_the_on_call() -> None:
+    for name, rule in alerts().items():
+        assert rule["labels"]["severity"] in {"critical", "warning"}, name
+        assert rule["labels"]["priority"] in {"P1", "P2", "P3"}, name
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"], name
+
+
+def test_the_thresholds_are_the_service_objectives() -> None:
+    defaults = config.defaults()
+    rules = alerts()
+    error_rate = re.search(r">\s*([\d.]+)\s*$", rules["OneboxHighErrorRate"]["expr"].strip())
+    latency = re.search(r">\s*([\d.]+)\s*$", rules["OneboxLatencyP95AboveSLO"]["expr"].strip())
+    assert error_rate and float(error_rate.group(1)) == defaults["SLO_ERROR_RATE_PCT"]
+    assert latency and float(latency.group(1)) * 1000 == defaults["SLO_P95_MS"]
+    assert "> 900" in rules["OneboxBackupStale"]["expr"]  # 3 missed 5-minute backups
+
+
+def test_the_rules_read_only_metrics_the_service_serves_or_the_node_provides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    app = create_app({"DATABASE": str(tmp_path / "rules.db"), "ENV": "test"})
+    try:
+        client = app.test_client()
+        client.get("/api/health")
+        text = client.get("/metrics").get_data(as_text=True)
+    finally:
+        app.extensions["onebox"].store.close()
+    served = {
+        sample.name for family in text_string_to_metric_families(text) for sample in family.samples
+    }
+    used = set()
+    for rule in alerts().values():
+        used |= set(re.findall(r"\b((?:onebox|node)_[a-z_]+)\b", rule["expr"]))
+    assert used - FROM_THE_NODE <= served, sorted(used - FROM_THE_NODE - served)
+    assert {"onebox_http_requests_total", "onebox_http_request_duration_seconds_bucket"} <= used

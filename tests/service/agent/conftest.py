@@ -1,0 +1,157 @@
+"""Fixtures for the deploy agent: moto S3 + SSM in process, a releases root, a real gunicorn.
+
+`box` lays out a releases root in tmp_path as the instance has it (/opt/onebox: releases/<v>,
+`current`), and `serve` starts gunicorn from `current` with the unit's command line and
+environment, the box paths mapped into tmp_path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from service.agent.layout import Layout
+from service.agent.release import extract
+from tests.service.agent import releases
+from tests.support import answers, free_port, unit_command, unit_environment, wait_until
+
+BUCKET = "onebox-agent-test"
+PARAMETER = "/onebox/test/release"
+BOX_ROOT = "/opt/onebox"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
+    """(ssm, s3) clients on in-process moto, with the bucket created."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        yield boto3.client("ssm"), s3
+
+
+@pytest.fixture
+def publish(aws: tuple[Any, Any]) -> Callable[[bytes], str]:
+    """publish(archive) -> version: upload it and point the parameter at it, as the stack does."""
+    ssm, s3 = aws
+
+    def run(archive: bytes, sha256: str | None = None) -> str:
+        version = releases.digest(archive)
+        key = f"releases/{version}.tar.gz"
+        s3.put_object(Bucket=BUCKET, Key=key, Body=archive)
+        value = {"version": version, "key": key, "sha256": sha256 or version}
+        ssm.put_parameter(Name=PARAMETER, Value=json.dumps(value), Type="String", Overwrite=True)
+        return version
+
+    return run
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Layout:
+    """An empty releases root (the box's /opt/onebox) in tmp_path."""
+    root = tmp_path / "opt-onebox"
+    root.mkdir()
+    return Layout(root)
+
+
+def install(layout: Layout, archive: bytes, tmp_path: Path) -> str:
+    """Install and switch to `archive` without the agent, as the instance's bootstrap does."""
+    version = releases.digest(archive)
+    layout.releases.mkdir(exist_ok=True)
+    extract(releases.write(tmp_path / f"{version}.tar.gz", archive), layout.path_of(version))
+    layout.mark_installed(version)
+    layout.switch_to(version)
+    return version
+
+
+@pytest.fixture
+def agent_env(monkeypatch: pytest.MonkeyPatch, box: Layout) -> Callable[..., None]:
+    """agent_env(url=..., reload=...) sets the agent's environment for this test."""
+
+    def apply(url: str = "http://127.0.0.1:9", reload: str = "true", check: str = "20") -> None:
+        monkeypatch.setenv("APP_RELEASE_PARAMETER", PARAMETER)
+        monkeypatch.setenv("APP_BACKUP_BUCKET", BUCKET)
+        monkeypatch.setenv("APP_RELEASES_ROOT", str(box.root))
+        monkeypatch.setenv("APP_AGENT_URL", url)
+        monkeypatch.setenv("APP_AGENT_RELOAD_COMMAND", reload)
+        monkeypatch.setenv("APP_AGENT_CHECK_SECONDS", check)
+
+    return apply
+
+
+@dataclass
+class Gunicorn:
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=35)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # no worker outlives its test
+        self.proc.wait(timeout=5)
+
+
+def _box_environment(layout: Layout, tmp_path: Path) -> dict[str, str]:
+    """The unit's environment with the box's paths moved into tmp_path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
+    for name, value in unit_environment("onebox.service").items():
+        env[name] = value.replace(BOX_ROOT, str(layout.root))
+    # gunicorn chdirs to PWD (when PWD names the working directory) again on every HUP, so PWD
+    # must name the `current` symlink, not the release it resolved to. onebox.service is to set
+    # it (test_units); until it does, the same value is set here.
+    unit_pwd = unit_environment("onebox.service").get("PWD", f"{BOX_ROOT}/current")
+    env["PWD"] = unit_pwd.replace(BOX_ROOT, str(layout.root))
+    env["APP_DATABASE"] = str(tmp_path / "onebox.db")
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
+    return env
+
+
+@pytest.fixture
+def serve(box: Layout, tmp_path: Path) -> Iterator[Callable[[], Gunicorn]]:
+    """serve() -> gunicorn running from box.current as onebox.service runs it; stopped after."""
+    started: list[Gunicorn] = []
+
+    def start() -> Gunicorn:
+        port = free_port()
+        log = tmp_path / f"gunicorn-{port}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [*unit_command("onebox.service"), "--bind", f"127.0.0.1:{port}"],
+                cwd=box.current,
+                env=_box_environment(box, tmp_path),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        server = Gunicorn(proc, f"http://127.0.0.1:{port}", log)
+        started.append(server)
+        wait_until(
+            lambda: proc.poll() is not None or answers(f"{server.url}/api/health/ready"),
+            what="gunicorn to answer /api/health/ready",
+        )
+        assert proc.poll() is None, log.read_text()[-2000:]
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

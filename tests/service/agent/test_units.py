@@ -1,0 +1,76 @@
+"""The agent's unit and timer, and what it needs from onebox.service."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+from datetime import datetime
+
+import pytest
+
+from service.agent.settings import SettingsError, from_environ
+from tests.support import require_tool, unit_directives, unit_environment
+
+REQUIRED = {"APP_RELEASE_PARAMETER": "/onebox/dev/release", "APP_BACKUP_BUCKET": "b"}
+
+
+def test_the_agent_unit_runs_the_agent_module_from_the_current_release() -> None:
+    (exec_start,) = unit_directives("onebox-agent.service", "ExecStart")
+    assert exec_start == "/opt/onebox/venv/bin/python -m service.agent"
+    assert unit_directives("onebox-agent.service", "WorkingDirectory") == ["/opt/onebox/current"]
+    assert unit_directives("onebox-agent.service", "Type") == ["oneshot"]
+    assert "-/etc/onebox/onebox.env" in unit_directives("onebox-agent.service", "EnvironmentFile")
+    env = unit_environment("onebox-agent.service")
+    settings = from_environ({**env, **REQUIRED})
+    assert str(settings.root) == "/opt/onebox"
+    assert settings.reload_command == ("systemctl", "reload", "onebox.service")
+
+
+def test_the_timer_fires_every_minute_and_catches_up_after_downtime() -> None:
+    systemd_analyze = require_tool("systemd-analyze")
+    (calendar,) = unit_directives("onebox-agent.timer", "OnCalendar")
+    assert unit_directives("onebox-agent.timer", "Persistent") == ["true"]
+    out = subprocess.run(
+        [systemd_analyze, "calendar", "--iterations=3", calendar],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    # "Next elapse: Mon 2026-11-23 10:50:00 UTC" then "Iter. #2: ..." lines
+    stamps = [
+        datetime.strptime(" ".join(line.split()[-3:-1]), "%Y-%m-%d %H:%M:%S")
+        for line in out.splitlines()
+        if "Next elapse" in line or "Iter. #" in line
+    ]
+    gaps = {(later - earlier).total_seconds() for earlier, later in itertools.pairwise(stamps)}
+    assert len(stamps) == 3 and gaps == {60.0}
+
+
+def test_the_service_unit_names_the_current_symlink_in_pwd_so_a_hup_loads_the_new_release() -> None:
+    # gunicorn's default chdir is PWD when it names the working directory; without it gunicorn
+    # keeps the resolved release and a HUP re-reads the old gunicorn.conf.py and VERSION.
+    directory = unit_directives("onebox.service", "WorkingDirectory")
+    assert unit_environment("onebox.service")["PWD"] == directory[0] == "/opt/onebox/current"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, "APP_RELEASE_PARAMETER"),
+        ({**REQUIRED, "APP_AGENT_KEEP": "1"}, "APP_AGENT_KEEP"),
+        ({**REQUIRED, "APP_AGENT_CHECK_SECONDS": "soon"}, "APP_AGENT_CHECK_SECONDS='soon'"),
+        ({**REQUIRED, "APP_AGENT_RELOAD_COMMAND": " "}, "APP_AGENT_RELOAD_COMMAND"),
+    ],
+)
+def test_bad_agent_settings_are_refused_naming_the_variable(
+    env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(SettingsError, match=named):
+        from_environ(env)
+
+
+def test_the_agent_finds_the_service_port_from_the_metrics_url() -> None:
+    settings = from_environ({**REQUIRED, "APP_METRICS_URL": "http://127.0.0.1:8080/metrics"})
+    assert settings.url == "http://127.0.0.1:8080"
+    assert from_environ(REQUIRED).url == "http://127.0.0.1"

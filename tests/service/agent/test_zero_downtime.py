@@ -1,0 +1,93 @@
+"""The agent against moto and a real gunicorn under load: a deploy and a rollback, no failures."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.agent.__main__ import main
+from service.agent.layout import Layout
+from tests.service.agent import releases
+from tests.service.agent.conftest import Gunicorn, install
+from tests.service.agent.load import Load
+
+pytestmark = pytest.mark.slow
+
+
+def health(url: str) -> tuple[dict[str, Any], str | None]:
+    with urllib.request.urlopen(f"{url}/api/health", timeout=5) as response:  # noqa: S310
+        return json.loads(response.read()), response.headers.get("X-Onebox-Release")
+
+
+def deploy_under_load(server: Gunicorn, keepalive: bool = False) -> tuple[int, Load]:
+    """Run the agent once while the load runs; the load is checked before and after."""
+    with Load(server.url, keepalive=keepalive) as load:
+        load.wait_for_requests(50)
+        code = main([])
+        load.wait_for_requests(50)
+    return code, load
+
+
+@pytest.mark.parametrize("keepalive", [False, True], ids=["new-connections", "kept-alive"])
+def test_a_new_release_goes_live_under_load_without_a_failed_or_refused_request(
+    keepalive: bool,
+    box: Layout,
+    tmp_path: Path,
+    publish: Callable[[bytes], str],
+    serve: Callable[[], Gunicorn],
+    agent_env: Callable[..., None],
+) -> None:
+    old = install(box, releases.build(), tmp_path)
+    server = serve()
+    body, marker = health(server.url)
+    assert (body["version"], marker) == (old, None)
+    new = publish(releases.build(releases.MARKED))
+    agent_env(url=server.url, reload=f"kill -HUP {server.proc.pid}")
+
+    code, load = deploy_under_load(server, keepalive)
+
+    assert code == 0
+    assert load.counts["failed"] == 0, load.errors[:5]
+    assert load.counts["refused"] == 0
+    assert load.counts["ok"] >= 100
+    if keepalive:  # the connections really outlived requests, across the reload
+        assert load.counts["connections"] < load.requests / 4
+    body, marker = health(server.url)
+    assert body["version"] == new
+    # The header exists only in the new release's code: the new workers imported it.
+    assert marker == "marked"
+    assert box.current_version() == new
+    assert server.proc.poll() is None
+
+
+def test_a_release_that_fails_readiness_is_rolled_back_under_load_without_a_failed_request(
+    box: Layout,
+    tmp_path: Path,
+    publish: Callable[[bytes], str],
+    serve: Callable[[], Gunicorn],
+    agent_env: Callable[..., None],
+) -> None:
+    good = install(box, releases.build(), tmp_path)
+    server = serve()
+    bad = publish(releases.build(releases.UNREADY))
+    agent_env(url=server.url, reload=f"kill -HUP {server.proc.pid}", check="5")
+
+    code, load = deploy_under_load(server)
+
+    assert code == 1
+    assert load.counts["failed"] == 0, load.errors[:5]
+    assert load.counts["refused"] == 0
+    assert box.current_version() == good
+    assert health(server.url)[0]["version"] == good
+    assert bad in box.failed_versions()
+    events = [
+        json.loads(line)["event"]
+        for line in server.log.read_text().splitlines()
+        if line.startswith("{") and '"event"' in line
+    ]
+    assert "shutdown_initiated" not in events  # reloads, never a restart
