@@ -22,7 +22,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the APP_* environment, then `overrides` (used by tests)."""
     settings = config.from_environ(os.environ)
     settings.update(overrides or {})
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # an API: no /static route to document
     app.config.update(settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
     logs.configure()

@@ -127,7 +127,8 @@ def prometheus() -> Response:
     registry = CollectorRegistry()
     registry.register(_Collected(rt.metrics.families()))
     registry.register(ServiceCollector(rt))
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    # CONTENT_TYPE_LATEST carries its charset already; `mimetype=` would add a second one.
+    return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 @bp.get("/api/metrics")

@@ -16,6 +16,7 @@ from collections.abc import Collection
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import BadRequest
 
 from service import runtime
 from service.errors import ApiError
@@ -59,9 +60,10 @@ def _body(required: Collection[str], allowed: Collection[str]) -> dict[str, Any]
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     if not request.get_data(cache=True):
         raise ApiError(400, "missing_body", "the request needs a JSON object body")
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ApiError(400, "invalid_json", "the body is not valid JSON")
+    try:
+        data = request.get_json()
+    except BadRequest:
+        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_body", "the body must be a JSON object")
     unknown = sorted(set(data) - set(allowed))
@@ -89,6 +91,10 @@ def _check_field(name: str, value: object) -> None:
             raise ApiError(400, "invalid_field", "deviceId must not be empty")
         if "\x00" in value:
             raise ApiError(400, "invalid_field", f"{name} must not contain NUL characters")
+        try:
+            value.encode("utf-8")  # a lone surrogate ("\ud800") is valid JSON but not text
+        except UnicodeEncodeError:
+            raise ApiError(400, "invalid_field", f"{name} must be valid Unicode text") from None
 
 
 def _write(user_id: str, changes: dict[str, Any]) -> Response:

@@ -99,6 +99,17 @@ CASES = [
         "deviceId",
     ),
     ("array body", "POST", STATE, "[true]", JSON, 400, "invalid_body", "object"),
+    ("null body", "POST", STATE, "null", JSON, 400, "invalid_body", "object"),
+    (
+        "lone surrogate",
+        "PATCH",
+        DEVICE,
+        '{"deviceId": "\\ud800", "deviceLabel": "L"}',
+        JSON,
+        400,
+        "invalid_field",
+        "Unicode",
+    ),
     ("not JSON", "PATCH", MUTE, "{isMuted: true", JSON, 400, "invalid_json", "JSON"),
     ("no body", "PATCH", MUTE, "", JSON, 400, "missing_body", "body"),
     (

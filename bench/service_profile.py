@@ -1,0 +1,108 @@
+"""Where the service's CPU per request goes: cProfile over the load mix, in process.
+
+    .venv/bin/python bench/service_profile.py [--requests 3000]
+
+Drives the real app and the bare app with Flask's test client (no sockets, no gunicorn; the
+same overhead for both), then prints the CPU per request of each and, for the service, the
+cumulative time of each per-request step. Metrics use prometheus-client's multiprocess mode
+as under gunicorn, and the JSON log lines go to /dev/null.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import os
+import pstats
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+# (label, file suffix, function name): the steps every request of the service goes through.
+STEPS = [
+    ("request id, timer (observe._start)", "service/observe.py", "_start"),
+    ("after request: total (observe._finish)", "service/observe.py", "_finish"),
+    ("  metrics: counter + histogram", "service/metrics.py", "observe"),
+    ("  activity: users seen", "service/activity.py", "seen"),
+    ("  JSON log line", "service/logs.py", "log_fields"),
+    ("CORS headers", "service/cors.py", "_add_headers"),
+    ("userId check", "service/users.py", "_check_user_id"),
+    ("write token check", "service/users.py", "_require_token"),
+    ("body validation", "service/users.py", "_body"),
+    ("SQLite write (update_state)", "service/db.py", "update_state"),
+    ("SQLite read (get_state)", "service/db.py", "get_state"),
+    ("flask jsonify", "flask/json/__init__.py", "jsonify"),
+]
+
+
+def _drive(client: object, requests: int) -> float:
+    """Send `requests` of the mix through a Flask test client; CPU seconds spent."""
+    from bench.service_wrk import pick
+
+    rng = random.Random(1)
+    started = time.process_time()
+    for _ in range(requests):
+        method, path, body = pick(rng)
+        reply = client.open(  # type: ignore[attr-defined]
+            path, method=method, data=body, content_type="application/json" if body else None
+        )
+        if reply.status_code != 200:
+            raise RuntimeError(f"{method} {path}: {reply.status_code} {reply.data!r}")
+    return time.process_time() - started
+
+
+def _seed(client: object) -> None:
+    for n in range(1, 51):
+        body = {"isMuted": False, "deviceId": "dev-0", "deviceLabel": "Speakers"}
+        client.post(f"/api/users/user{n}/state", json=body)  # type: ignore[attr-defined]
+
+
+def _step_table(stats: pstats.Stats, requests: int) -> list[str]:
+    entries = stats.stats  # type: ignore[attr-defined]
+    lines = []
+    for label, suffix, name in STEPS:
+        cumulative = sum(
+            value[3]
+            for (file, _, func), value in entries.items()
+            if func == name and file.endswith(suffix)
+        )
+        lines.append(f"  {label:42}{cumulative * 1e6 / requests:10.1f} us")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="onebox-profile-") as tmp:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tmp  # before prometheus_client is imported
+        from bench.bare_app import create_app as create_bare
+        from service import create_app
+
+        ours = create_app({"DATABASE": f"{tmp}/ours.db", "ENV": "test"}).test_client()
+        bare = create_bare(f"{tmp}/bare.db").test_client()
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            for client in (ours, bare):
+                _seed(client)
+                _drive(client, 200)  # warm-up
+            bare_cpu = _drive(bare, args.requests)
+            ours_cpu = _drive(ours, args.requests)
+            profile = cProfile.Profile()
+            profile.runcall(_drive, ours, args.requests)
+    per = 1e6 / args.requests
+    print(f"CPU per request, test client, {args.requests} requests of the 80/20 mix:")
+    print(f"  ours {ours_cpu * per:.0f} us, bare {bare_cpu * per:.0f} us,", end=" ")
+    print(f"ours/bare {ours_cpu / bare_cpu:.2f}x")
+    total = pstats.Stats(profile).total_tt  # type: ignore[attr-defined]
+    print(f"ours, cumulative time per request by step (under cProfile: {total * per:.0f} us")
+    print("in all, so each figure is inflated about as much as that total is):")
+    print("\n".join(_step_table(pstats.Stats(profile), args.requests)))
+
+
+if __name__ == "__main__":
+    main()
