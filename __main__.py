@@ -1,5 +1,126 @@
-"""Composition root of the Pulumi program (filled by the infrastructure work, issue #4)."""
+"""Composition root of the Pulumi program: load config, build the components, export outputs.
+
+`pulumi up` runs it for real; `make plan` (infra/plan.py) and tests/infra run it under the
+SDK's mocks. Nothing else knows the whole graph.
+"""
+
+from __future__ import annotations
 
 import pulumi
 
-pulumi.export("project", pulumi.get_project())
+from infra import config, costs, sources, userdata
+from infra.alarm_specs import alarm_metric_count, instance_alarms
+from infra.bucket import BackupBucket, BackupBucketArgs
+from infra.monitoring import Monitoring, MonitoringArgs
+from infra.network import Network, NetworkArgs
+from infra.release import ReleaseArgs, ServiceRelease
+from infra.server import ROOT_VOLUME_GB, Server, ServerArgs
+from infra.tags import tags
+
+settings = config.load()
+stack = pulumi.get_stack()
+namespace = userdata.metrics_namespace(stack)
+
+network = Network(
+    "onebox-network",
+    NetworkArgs(
+        settings.http_port, settings.allowed_cidrs, settings.ssh_cidr, tags(stack, "network")
+    ),
+)
+bucket = BackupBucket(
+    "onebox-backups", BackupBucketArgs(settings.backup_retention_days, tags(stack, "backups"))
+)
+release = ServiceRelease(
+    "onebox-release",
+    ReleaseArgs(
+        sources.build_release(),
+        bucket.bucket_name,
+        userdata.release_parameter(stack),
+        tags(stack, "release"),
+    ),
+)
+
+
+def user_data(bucket_name: str) -> str:
+    """The box's gzipped, base64 cloud-init, rendered from service/deploy/ and the env contract."""
+    box = userdata.BoxEnvironment(
+        stack=stack,
+        region=settings.region,
+        bucket=bucket_name,
+        restore_bucket=settings.restore_from_bucket,
+        backup_keep=settings.backup_keep,
+        backup_retention_days=settings.backup_retention_days,
+        http_port=settings.http_port,
+    )
+    installer = userdata.INSTALLER_SOURCE.read_text()
+    text = userdata.render(
+        sources.deploy_files(), userdata.environment(box), installer, settings.http_port
+    )
+    return userdata.encode(text)
+
+
+server = None
+if settings.running:  # running=false: no instance, no address; bucket, topic, budget remain
+    server = Server(
+        "onebox",
+        ServerArgs(
+            instance_type=settings.instance_type,
+            ami_id=settings.ami_id,
+            security_group_id=network.security_group_id,
+            user_data_base64=bucket.bucket_name.apply(user_data),
+            bucket_arn=bucket.bucket_arn,
+            release_parameter_arn=release.parameter_arn,
+            metrics_namespace=namespace,
+            restore_bucket=settings.restore_from_bucket,
+            boot_after=[release],
+            tags=tags(stack, "server"),
+        ),
+    )
+
+monitoring = Monitoring(
+    f"onebox-{stack}",
+    MonitoringArgs(
+        namespace=namespace,
+        region=settings.region,
+        instance_id=server.instance_id if server else None,
+        alert_email=settings.alert_email,
+        monthly_budget_usd=settings.monthly_budget_usd,
+        tags=tags(stack, "monitoring"),
+    ),
+)
+
+usage = costs.Usage(
+    instance_type=settings.instance_type,
+    running=settings.running,
+    root_volume_gb=ROOT_VOLUME_GB,
+    alarm_metrics=alarm_metric_count(instance_alarms(namespace)) if server else 0,
+)
+breakdown = costs.breakdown(usage, settings.free_tier)
+port = "" if settings.http_port == 80 else f":{settings.http_port}"
+base = server.public_ip.apply(lambda ip: f"http://{ip}{port}") if server else None
+console = (
+    f"https://{settings.region}.console.aws.amazon.com/cloudwatch/home?region={settings.region}"
+)
+
+pulumi.export("url", base)
+pulumi.export("health_url", base.apply(lambda url: f"{url}/api/health") if base else None)
+pulumi.export("metrics_url", base.apply(lambda url: f"{url}/api/metrics") if base else None)
+pulumi.export("public_ip", server.public_ip if server else None)
+pulumi.export("instance_id", server.instance_id if server else None)
+pulumi.export("backup_bucket", bucket.bucket_name)
+pulumi.export("release_version", release.version)
+pulumi.export("alarm_topic_arn", monitoring.topic_arn)
+pulumi.export(
+    "dashboard_url",
+    monitoring.dashboard_name.apply(lambda name: f"{console}#dashboards:name={name}"),
+)
+pulumi.export(
+    "ssm_session_command",
+    server.instance_id.apply(
+        lambda instance: f"aws ssm start-session --target {instance} --region {settings.region}"
+    )
+    if server
+    else None,
+)
+pulumi.export("monthly_cost_usd", costs.total(breakdown))
+pulumi.export("cost_breakdown", breakdown)

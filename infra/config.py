@@ -1,0 +1,164 @@
+"""The stack's configuration: the only module that reads `pulumi.Config()`.
+
+`parse` turns raw values (strings, lists, bools as Pulumi hands them over) into a frozen,
+validated `StackConfig`; every error names the key and the bad value. `load` is the thin edge
+that reads the project's config namespace and calls `parse`. Defaults here mirror the `config:`
+schema in Pulumi.yaml (a test keeps the two equal).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+FREE_TIER_PLANS = ("legacy", "none")
+AL2023_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+# t2/t3/t3a families: burstable, small, supported by our CPU-credit alarm and standard credits.
+_INSTANCE_TYPE = re.compile(r"^t(2|3|3a)\.(nano|micro|small|medium|large)$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Every setting of the stack, validated; components receive pieces of this, never Config."""
+
+    instance_type: str = "t2.micro"
+    http_port: int = 80
+    allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0", "::/0")
+    ssh_cidr: str | None = None
+    alert_email: str | None = None
+    backup_keep: int = 7
+    backup_retention_days: int = 7
+    monthly_budget_usd: float = 5.0
+    running: bool = True
+    restore_from_bucket: str | None = None
+    free_tier: str = "legacy"
+    ami_id: str | None = None
+    region: str = "us-east-1"
+
+
+DEFAULTS = StackConfig()
+
+
+def _cidr(key: str, value: Any) -> str:
+    try:
+        return str(ipaddress.ip_network(str(value), strict=True))
+    except ValueError:
+        raise ValueError(f"{key}: {value!r} is not a CIDR (like 203.0.113.0/24)") from None
+
+
+def _int(key: str, value: Any, low: int, high: int) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ValueError(f"{key}: {value!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise ValueError(f"{key}: {value!r} is outside {low}..{high}")
+    return number
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false"):
+        raise ValueError(f"{key}: {value!r} is not true or false")
+    return text == "true"
+
+
+def _matching(key: str, value: Any, pattern: re.Pattern[str], what: str) -> str:
+    text = str(value)
+    if not pattern.fullmatch(text):
+        raise ValueError(f"{key}: {value!r} is not {what}")
+    return text
+
+
+def _cidr_list(key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple) or not value:
+        raise ValueError(f"{key}: {value!r} is not a non-empty list of CIDRs")
+    return tuple(_cidr(key, item) for item in value)
+
+
+def _ssh_cidr(value: Any) -> str:
+    cidr = _cidr("sshCidr", value)
+    if ipaddress.ip_network(cidr).prefixlen == 0:
+        raise ValueError(f"sshCidr: {value!r} opens SSH to the world; give an admin CIDR")
+    return cidr
+
+
+def _budget(value: Any) -> float:
+    try:
+        amount = float(str(value))
+    except ValueError:
+        raise ValueError(f"monthlyBudgetUsd: {value!r} is not a number") from None
+    if not 1 <= amount <= 10_000:
+        raise ValueError(f"monthlyBudgetUsd: {value!r} is outside 1..10000")
+    return amount
+
+
+def _free_tier(value: Any) -> str:
+    if value not in FREE_TIER_PLANS:
+        raise ValueError(f"freeTier: {value!r} is not one of {', '.join(FREE_TIER_PLANS)}")
+    return str(value)
+
+
+_PARSERS: dict[str, tuple[str, Any]] = {
+    "instanceType": (
+        "instance_type",
+        lambda v: _matching("instanceType", v, _INSTANCE_TYPE, "a t2/t3/t3a instance type"),
+    ),
+    "httpPort": ("http_port", lambda v: _int("httpPort", v, 1, 65535)),
+    "allowedCidrs": ("allowed_cidrs", lambda v: _cidr_list("allowedCidrs", v)),
+    "sshCidr": ("ssh_cidr", _ssh_cidr),
+    "alertEmail": ("alert_email", lambda v: _matching("alertEmail", v, _EMAIL, "an email address")),
+    "backupKeep": ("backup_keep", lambda v: _int("backupKeep", v, 1, 1000)),
+    "backupRetentionDays": (
+        "backup_retention_days",
+        lambda v: _int("backupRetentionDays", v, 1, 3650),
+    ),
+    "monthlyBudgetUsd": ("monthly_budget_usd", _budget),
+    "running": ("running", lambda v: _bool("running", v)),
+    "restoreFromBucket": (
+        "restore_from_bucket",
+        lambda v: _matching("restoreFromBucket", v, _BUCKET, "an S3 bucket name"),
+    ),
+    "freeTier": ("free_tier", _free_tier),
+    "amiId": ("ami_id", lambda v: _matching("amiId", v, _AMI, "an AMI id (ami-...)")),
+    # The provider's own key (aws:region), read here so components get it as a plain value.
+    "aws:region": ("region", lambda v: _matching("aws:region", v, _REGION, "an AWS region")),
+}
+
+KEYS = tuple(_PARSERS)
+
+
+def parse(raw: Mapping[str, Any]) -> StackConfig:
+    """A validated StackConfig from raw config values; unset (None or '') keys take defaults."""
+    unknown = sorted(set(raw) - set(_PARSERS))
+    if unknown:
+        raise ValueError(f"unknown config key(s): {', '.join(unknown)}; known: {', '.join(KEYS)}")
+    values: dict[str, Any] = {}
+    for key, (field, parser) in _PARSERS.items():
+        value = raw.get(key)
+        if value is not None and value != "":
+            values[field] = parser(value)
+    return StackConfig(**values)
+
+
+def load() -> StackConfig:
+    """Read the project's config namespace (the Pulumi edge) and validate it."""
+    import pulumi  # imported here so the pure half of this module stays importable anywhere
+
+    config, provider = pulumi.Config(), pulumi.Config("aws")
+    raw: dict[str, Any] = {"aws:region": provider.get("region")}
+    for key in KEYS:
+        if key == "allowedCidrs":
+            raw[key] = config.get_object(key)
+        elif ":" not in key:
+            raw[key] = config.get(key)
+    return parse(raw)

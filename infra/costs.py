@@ -1,0 +1,116 @@
+"""Monthly cost of the stack from a dated us-east-1 list-price table (pure: no pulumi import).
+
+Prices: AWS public list prices for us-east-1 (N. Virginia), on-demand, Linux, in USD, from
+  https://aws.amazon.com/ec2/pricing/on-demand/      (instance hours)
+  https://aws.amazon.com/ebs/pricing/                (gp3 GB-month)
+  https://aws.amazon.com/vpc/pricing/                (public IPv4 address, since 2024-02-01)
+  https://aws.amazon.com/s3/pricing/                 (Standard storage and requests)
+  https://aws.amazon.com/cloudwatch/pricing/         (custom metrics, alarm metrics, dashboards)
+  https://aws.amazon.com/free/                       (free-tier allowances)
+Table dated PRICES_AS_OF. It was transcribed offline (this project has no network), not fetched:
+re-check the pages above before relying on a figure. AWS Budgets without actions, SSM standard
+parameters, SNS e-mail (first 1,000 a month) and the first 100 GB a month of data out cost nothing.
+
+freeTier "legacy": the 12-month free tier of accounts created before 2025-07-15 (750 h of
+t2.micro/t3.micro, 750 h of public IPv4, 30 GB of EBS, 5 GB of S3 with 20,000 GETs and 2,000
+PUT/LIST). "none": accounts created later (credits instead of allowances) or older than 12
+months; only the always-free allowances (CloudWatch: 10 metrics, 10 alarm metrics, 3
+dashboards) apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PRICES_AS_OF = "2026-11-23"
+HOURS_PER_MONTH = 730
+INSTANCE_HOURLY = {
+    "t2.nano": 0.0058, "t2.micro": 0.0116, "t2.small": 0.023, "t2.medium": 0.0464,
+    "t2.large": 0.0928, "t3.nano": 0.0052, "t3.micro": 0.0104, "t3.small": 0.0208,
+    "t3.medium": 0.0416, "t3.large": 0.0832, "t3a.nano": 0.0047, "t3a.micro": 0.0094,
+    "t3a.small": 0.0188, "t3a.medium": 0.0376, "t3a.large": 0.0752,
+}  # fmt: skip
+GP3_GB_MONTH = 0.08
+PUBLIC_IPV4_HOURLY = 0.005
+S3_STANDARD_GB_MONTH = 0.023
+S3_PUT_LIST_PER_1000 = 0.005
+S3_GET_PER_1000 = 0.0004
+CW_CUSTOM_METRIC_MONTH = 0.30
+CW_ALARM_METRIC_MONTH = 0.10
+CW_DASHBOARD_MONTH = 3.00
+FREE = {
+    "legacy": {"instance_hours": 750.0, "ipv4_hours": 750.0, "ebs_gb": 30.0, "s3_gb": 5.0,
+               "s3_put_list": 2000.0, "s3_get": 20000.0},
+    "none": {"instance_hours": 0.0, "ipv4_hours": 0.0, "ebs_gb": 0.0, "s3_gb": 0.0,
+             "s3_put_list": 0.0, "s3_get": 0.0},
+}  # fmt: skip
+ALWAYS_FREE = {"custom_metrics": 10, "alarm_metrics": 10, "dashboards": 3}
+FREE_TIER_INSTANCE_TYPES = ("t2.micro", "t3.micro")
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the stack uses in a month; the defaults are this stack's assumptions."""
+
+    instance_type: str = "t2.micro"
+    running: bool = True
+    root_volume_gb: int = 8
+    backup_storage_gb: float = 0.1  # 7+ gzipped SQLite snapshots and a few release archives
+    backup_runs: int = 8640  # every 5 minutes; an upper bound (unchanged data is skipped)
+    custom_metrics: int = 8
+    alarm_metrics: int = 11
+    dashboards: int = 1
+
+
+def _billable(used: float, free: float) -> float:
+    return max(0.0, used - free)
+
+
+def _compute(usage: Usage, free: dict[str, float]) -> dict[str, float]:
+    if not usage.running:
+        return {"ec2_instance": 0.0, "ebs_root_volume": 0.0, "public_ipv4": 0.0}
+    if usage.instance_type not in INSTANCE_HOURLY:
+        raise ValueError(f"instanceType: {usage.instance_type!r} has no price in the table")
+    free_hours = free["instance_hours"] if usage.instance_type in FREE_TIER_INSTANCE_TYPES else 0
+    hours = _billable(HOURS_PER_MONTH, free_hours)
+    return {
+        "ec2_instance": hours * INSTANCE_HOURLY[usage.instance_type],
+        "ebs_root_volume": _billable(usage.root_volume_gb, free["ebs_gb"]) * GP3_GB_MONTH,
+        "public_ipv4": _billable(HOURS_PER_MONTH, free["ipv4_hours"]) * PUBLIC_IPV4_HOURLY,
+    }
+
+
+def _storage(usage: Usage, free: dict[str, float]) -> dict[str, float]:
+    runs = usage.backup_runs if usage.running else 0
+    # Each backup run: one LIST (newest backup, retention), one PUT, one GET (read-back check).
+    put_list = _billable(2 * runs, free["s3_put_list"]) / 1000 * S3_PUT_LIST_PER_1000
+    get = _billable(runs, free["s3_get"]) / 1000 * S3_GET_PER_1000
+    return {
+        "s3_storage": _billable(usage.backup_storage_gb, free["s3_gb"]) * S3_STANDARD_GB_MONTH,
+        "s3_requests": put_list + get,
+    }
+
+
+def _monitoring(usage: Usage) -> dict[str, float]:
+    metrics = _billable(usage.custom_metrics, ALWAYS_FREE["custom_metrics"])
+    alarms = _billable(usage.alarm_metrics, ALWAYS_FREE["alarm_metrics"])
+    dashboards = _billable(usage.dashboards, ALWAYS_FREE["dashboards"])
+    return {
+        "cloudwatch_metrics": metrics * CW_CUSTOM_METRIC_MONTH,
+        "cloudwatch_alarms": alarms * CW_ALARM_METRIC_MONTH,
+        "cloudwatch_dashboards": dashboards * CW_DASHBOARD_MONTH,
+    }
+
+
+def breakdown(usage: Usage, free_tier: str) -> dict[str, float]:
+    """USD per month for each item, after the allowances of `free_tier`, rounded to cents/100."""
+    if free_tier not in FREE:
+        raise ValueError(f"freeTier: {free_tier!r} is not one of {', '.join(FREE)}")
+    free = FREE[free_tier]
+    items = {**_compute(usage, free), **_storage(usage, free), **_monitoring(usage)}
+    return {name: round(value, 4) for name, value in items.items()}
+
+
+def total(items: dict[str, float]) -> float:
+    """The monthly total in USD, rounded to cents."""
+    return round(sum(items.values()), 2)

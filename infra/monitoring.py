@@ -1,0 +1,139 @@
+"""Monitoring: the alarm topic, the ten alarms, the dashboard and the monthly cost budget."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import policies
+from infra.alarm_specs import AlarmSpec, instance_alarms
+from infra.dashboard import dashboard_body
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    """What to watch (the instance, when there is one) and whom to tell."""
+
+    namespace: str
+    region: str
+    instance_id: pulumi.Input[str] | None  # None: the stack is paused, no instance alarms
+    alert_email: str | None
+    monthly_budget_usd: float
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def _metric_args(spec: AlarmSpec, dimensions: dict[str, Any]) -> dict[str, Any]:
+    """The MetricAlarm arguments naming what it watches: one metric, or metric math."""
+    if not spec.expression:
+        return {
+            "namespace": spec.namespace,
+            "metric_name": spec.metric,
+            "period": spec.period,
+            "statistic": spec.statistic,
+            "dimensions": dimensions,
+        }
+    queries: list[dict[str, Any]] = [
+        {"id": "rate", "expression": spec.expression, "label": spec.metric, "return_data": True}
+    ]
+    for query_id, metric_name in spec.inputs:
+        watched = {
+            "namespace": spec.namespace,
+            "metric_name": metric_name,
+            "period": spec.period,
+            "stat": spec.statistic,
+            "dimensions": dimensions,
+        }
+        queries.append({"id": query_id, "metric": watched})
+    return {"metric_queries": queries}
+
+
+class Monitoring(pulumi.ComponentResource):
+    """SNS topic (+ e-mail), CloudWatch alarms and dashboard, and an AWS Budgets cost budget."""
+
+    topic_arn: pulumi.Output[str]
+    """The SNS topic every alarm and the budget notify."""
+    dashboard_name: pulumi.Output[str]
+    """The CloudWatch dashboard's name."""
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("onebox:monitoring:Monitoring", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        topic = aws.sns.Topic(f"{name}-alarms", tags=args.tags, opts=child)
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        aws.sns.TopicPolicy(
+            f"{name}-alarms-policy",
+            arn=topic.arn,
+            policy=pulumi.Output.all(topic.arn, account.account_id).apply(
+                lambda values: json.dumps(policies.alarm_topic_policy(values[0], values[1]))
+            ),
+            opts=child,
+        )
+        if args.alert_email:
+            aws.sns.TopicSubscription(
+                f"{name}-alarms-email",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=args.alert_email,
+                opts=child,
+            )
+        if args.instance_id is not None:
+            for spec in instance_alarms(args.namespace):
+                self._alarm(name, spec, args, topic.arn)
+        dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=name,
+            dashboard_body=pulumi.Output.from_input(args.instance_id).apply(
+                lambda instance: json.dumps(dashboard_body(args.namespace, instance, args.region))
+            ),
+            opts=child,
+        )
+        self._budget(name, args, topic.arn)
+        self.topic_arn, self.dashboard_name = topic.arn, dashboard.dashboard_name
+        self.register_outputs({"topic_arn": self.topic_arn, "dashboard_name": self.dashboard_name})
+
+    def _alarm(
+        self, name: str, spec: AlarmSpec, args: MonitoringArgs, topic_arn: pulumi.Output[str]
+    ) -> None:
+        actions: list[Any] = [topic_arn]
+        if spec.ec2_action:
+            actions.insert(0, f"arn:aws:automate:{args.region}:ec2:{spec.ec2_action}")
+        metric = _metric_args(spec, {"InstanceId": args.instance_id})
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-{spec.key}",
+            alarm_description=spec.description,
+            comparison_operator=spec.comparison,
+            threshold=spec.threshold,
+            evaluation_periods=spec.evaluation_periods,
+            treat_missing_data=spec.treat_missing_data,
+            alarm_actions=actions,
+            ok_actions=[topic_arn],
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+            **metric,
+        )
+
+    def _budget(self, name: str, args: MonitoringArgs, topic_arn: pulumi.Output[str]) -> None:
+        notify = [
+            aws.budgets.BudgetNotificationArgs(
+                comparison_operator="GREATER_THAN",
+                notification_type=kind,
+                threshold=percent,
+                threshold_type="PERCENTAGE",
+                subscriber_sns_topic_arns=[topic_arn],
+            )
+            for kind, percent in (("ACTUAL", 80.0), ("FORECASTED", 100.0))
+        ]
+        aws.budgets.Budget(
+            f"{name}-budget",
+            budget_type="COST",
+            time_unit="MONTHLY",
+            limit_amount=f"{args.monthly_budget_usd:.2f}",
+            limit_unit="USD",
+            notifications=notify,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )

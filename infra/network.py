@@ -1,0 +1,126 @@
+"""The network: the default VPC and the box's security group with one described rule each."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+# AWS does not filter traffic to the VPC resolver (VPC base + 2) or the link-local Time Sync
+# service by security group; the rules are declared anyway so the intent is reviewable.
+AMAZON_NTP = "169.254.169.123/32"
+WORLD = ("0.0.0.0/0", "::/0")
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    """Who may reach the box: the HTTP port from `allowed_cidrs`, SSH only from `ssh_cidr`."""
+
+    http_port: int
+    allowed_cidrs: tuple[str, ...]
+    ssh_cidr: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def _family(cidr: str) -> dict[str, str]:
+    version = ipaddress.ip_network(cidr).version
+    return {"cidr_ipv4": cidr} if version == 4 else {"cidr_ipv6": cidr}
+
+
+class Network(pulumi.ComponentResource):
+    """The default VPC and a security group: inbound HTTP (+ admin SSH), outbound HTTPS/DNS/NTP."""
+
+    vpc_id: pulumi.Output[str]
+    """The default VPC's id."""
+    security_group_id: pulumi.Output[str]
+    """The box's security group."""
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("onebox:network:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        vpc = aws.ec2.get_vpc_output(default=True, opts=pulumi.InvokeOutputOptions(parent=self))
+        self.vpc_id = vpc.id
+        group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            description="onebox: HTTP in, HTTPS/DNS/NTP out",
+            vpc_id=self.vpc_id,
+            tags={**args.tags, "Name": f"{name}-sg"},
+            opts=child,
+        )
+        self.security_group_id = group.id
+        self._ingress(name, args, group)
+        self._egress(name, args, group, vpc.cidr_block)
+        self.register_outputs({"vpc_id": self.vpc_id, "security_group_id": group.id})
+
+    def _rule(self, kind: str, name: str, group: aws.ec2.SecurityGroup, **rule: Any) -> None:
+        opts = pulumi.ResourceOptions(parent=self)
+        if kind == "in":
+            aws.vpc.SecurityGroupIngressRule(name, security_group_id=group.id, opts=opts, **rule)
+        else:
+            aws.vpc.SecurityGroupEgressRule(name, security_group_id=group.id, opts=opts, **rule)
+
+    def _ingress(self, name: str, args: NetworkArgs, group: aws.ec2.SecurityGroup) -> None:
+        for index, cidr in enumerate(args.allowed_cidrs):
+            self._rule(
+                "in",
+                f"{name}-http-{index}",
+                group,
+                description=f"HTTP from {cidr}",
+                ip_protocol="tcp",
+                from_port=args.http_port,
+                to_port=args.http_port,
+                **_family(cidr),
+            )
+        if args.ssh_cidr is not None:
+            # config.py refuses /0; SSM Session Manager is the normal way in.
+            self._rule(
+                "in",
+                f"{name}-ssh",
+                group,
+                description=f"SSH from admin {args.ssh_cidr}",
+                ip_protocol="tcp",
+                from_port=22,
+                to_port=22,
+                **_family(args.ssh_cidr),
+            )
+
+    def _egress(
+        self, name: str, args: NetworkArgs, group: aws.ec2.SecurityGroup, vpc_cidr: Any
+    ) -> None:
+        v6 = any(ipaddress.ip_network(cidr).version == 6 for cidr in args.allowed_cidrs)
+        for cidr in WORLD if v6 else WORLD[:1]:
+            suffix = "v6" if ":" in cidr else "v4"
+            self._rule(
+                "out",
+                f"{name}-https-{suffix}",
+                group,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                description=f"HTTPS to AWS APIs, dnf and PyPI ({suffix})",
+                **_family(cidr),
+            )
+        for proto in ("udp", "tcp"):
+            self._rule(
+                "out",
+                f"{name}-dns-{proto}",
+                group,
+                ip_protocol=proto,
+                from_port=53,
+                to_port=53,
+                description=f"DNS ({proto}) to the VPC resolver",
+                cidr_ipv4=vpc_cidr,
+            )
+        self._rule(
+            "out",
+            f"{name}-ntp",
+            group,
+            ip_protocol="udp",
+            from_port=123,
+            to_port=123,
+            description="NTP to the Amazon Time Sync Service",
+            cidr_ipv4=AMAZON_NTP,
+        )

@@ -1,0 +1,109 @@
+"""`make plan`: an offline estimate of what the stack declares and what it costs a month.
+
+Runs the real __main__.py under the Pulumi SDK's mocks with the stack's config (Pulumi.yaml
+defaults + Pulumi.<stack>.yaml). No AWS call, no Pulumi CLI, no comparison with a deployed
+stack: it is NOT `pulumi preview`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+from typing import Any
+
+from infra import costs, userdata
+from infra.mocks import Declared, Run, run_program, stack_values
+
+# The inputs worth reading per resource type (camelCase, as declared).
+KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "aws:ec2/instance:Instance": ("instanceType", "ami", "metadataOptions", "rootBlockDevice",
+                                  "creditSpecification"),
+    "aws:ec2/eip:Eip": ("domain",),
+    "aws:ec2/securityGroup:SecurityGroup": ("description",),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("description",),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("description",),
+    "aws:s3/bucket:Bucket": ("bucketPrefix",),
+    "aws:s3/bucketVersioning:BucketVersioning": ("versioningConfiguration",),
+    "aws:s3/bucketObjectv2:BucketObjectv2": ("key",),
+    "aws:ssm/parameter:Parameter": ("name",),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("policyArn",),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("alarmDescription",),
+    "aws:budgets/budget:Budget": ("limitAmount", "limitUnit"),
+    "aws:sns/topicSubscription:TopicSubscription": ("protocol", "endpoint"),
+}  # fmt: skip
+FLAGS = ("retain_on_delete", "delete_before_replace", "ignore_changes")
+HEADLINE = (
+    "OFFLINE ESTIMATE, not `pulumi preview`: the real __main__.py ran under the Pulumi SDK's "
+    "mocks with the {stack} stack's config; no AWS call was made and no deployed state was read."
+)
+
+
+def _short(value: Any, limit: int = 90) -> str:
+    text = json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe(resource: Declared) -> str:
+    """One line: type, name, key properties and the resource options that matter."""
+    parts = [
+        f"{key}={_short(resource.inputs[key])}"
+        for key in KEY_PROPERTIES.get(resource.type, ())
+        if key in resource.inputs
+    ]
+    parts += [f"[{flag}={resource.options[flag]}]" for flag in FLAGS if resource.options.get(flag)]
+    return f"  {resource.type:<62} {resource.name:<32} {' '.join(parts)}".rstrip()
+
+
+def cost_table(breakdown: dict[str, float], total: float, free_tier: str) -> list[str]:
+    """The monthly cost lines: one per item, then the total."""
+    lines = [f"Monthly cost (USD, us-east-1 list prices of {costs.PRICES_AS_OF}, "
+             f"freeTier={free_tier}):"]  # fmt: skip
+    lines += [f"  {item:<24} {usd:>9.4f}" for item, usd in breakdown.items()]
+    lines.append(f"  {'total':<24} {total:>9.2f}")
+    return lines
+
+
+def user_data_size(run: Run) -> list[str]:
+    """How close the box's user-data is to EC2's 16 KB limit (nothing when paused)."""
+    instances = run.of_type("aws:ec2/instance:Instance")
+    if not instances:
+        return ["User-data: none (running=false: no instance)"]
+    size = len(base64.b64decode(instances[0].inputs["userDataBase64"]))
+    return [f"User-data: {size} bytes gzipped (EC2 limit {userdata.USER_DATA_LIMIT})"]
+
+
+def report(run: Run, stack: str, free_tier: str) -> list[str]:
+    """The whole plan as lines of text."""
+    lines = [HEADLINE.format(stack=stack), "", f"Resources ({len(run.resources)}):"]
+    lines += [describe(resource) for resource in run.resources]
+    lines += ["", "Outputs (ids, addresses and ARNs are mock placeholders):"]
+    lines += [
+        f"  {name:<22} {_short(value, 200)}"
+        for name, value in run.outputs.items()
+        if name not in ("cost_breakdown", "monthly_cost_usd")
+    ]
+    lines += ["", *user_data_size(run)]
+    lines.append("")
+    lines += cost_table(run.outputs["cost_breakdown"], run.outputs["monthly_cost_usd"], free_tier)
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the offline plan of a stack; 2 on a bad stack name or config value."""
+    parser = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__)
+    parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to use")
+    args = parser.parse_args(argv)
+    try:
+        values = stack_values(args.stack)
+        run = run_program(values, stack=args.stack)
+    except ValueError as error:
+        print(f"plan: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(report(run, args.stack, str(values.get("freeTier", "legacy")))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""IAM and resource policy documents as plain dicts (pure: no pulumi import).
+
+Each builder takes ARNs and names as strings, so the least-privilege rules are tested without
+Pulumi or AWS; components turn them into JSON with `json.dumps` inside an `apply`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Document = dict[str, Any]
+BACKUP_PREFIX = "backups"
+RELEASE_PREFIX = "releases"
+
+
+def _document(*statements: dict[str, Any]) -> Document:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def assume_role_policy(service: str = "ec2.amazonaws.com") -> Document:
+    """Trust policy: only the given AWS service may assume the role."""
+    return _document(
+        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    )
+
+
+def _bucket_read(bucket_arn: str, prefix: str, sid: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "Sid": f"{sid}List",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*", f"{prefix}/"]}},
+        },
+        {
+            "Sid": f"{sid}Read",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{bucket_arn}/{prefix}/*",
+        },
+    ]
+
+
+def instance_policy(
+    bucket_arn: str,
+    release_parameter_arn: str,
+    metrics_namespace: str,
+    restore_bucket_arn: str | None = None,
+) -> Document:
+    """What the box may do: its backups, its releases, its release pointer, its metrics."""
+    statements = [
+        *_bucket_read(bucket_arn, BACKUP_PREFIX, "Backups"),
+        {
+            "Sid": "BackupsWrite",
+            "Effect": "Allow",
+            # DeleteObject: retention prunes old backups (the newest N are always kept).
+            "Action": ["s3:PutObject", "s3:DeleteObject"],
+            "Resource": f"{bucket_arn}/{BACKUP_PREFIX}/*",
+        },
+        {
+            "Sid": "ReleasesRead",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{bucket_arn}/{RELEASE_PREFIX}/*",
+        },
+        {
+            "Sid": "ReleasePointer",
+            "Effect": "Allow",
+            "Action": "ssm:GetParameter",
+            "Resource": release_parameter_arn,
+        },
+        {
+            "Sid": "Metrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            # PutMetricData has no resource-level permissions; the namespace condition scopes it.
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": metrics_namespace}},
+        },
+    ]
+    if restore_bucket_arn and restore_bucket_arn != bucket_arn:
+        statements += _bucket_read(restore_bucket_arn, BACKUP_PREFIX, "Restore")
+    return _document(*statements)
+
+
+def tls_only_bucket_policy(bucket_arn: str) -> Document:
+    """Deny every request to the bucket that does not come over TLS (CKV_AWS_70 family)."""
+    return _document(
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    )
+
+
+def alarm_topic_policy(topic_arn: str, account_id: str) -> Document:
+    """Let CloudWatch alarms and AWS Budgets of this account publish to the alarm topic."""
+    return _document(
+        {
+            "Sid": "AlarmsAndBudgetsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]},
+            "Action": "SNS:Publish",
+            "Resource": topic_arn,
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        }
+    )

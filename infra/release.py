@@ -1,0 +1,66 @@
+"""The service release: the content-hashed archive in the bucket and the SSM pointer to it."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.sources import Release
+
+
+@dataclass(frozen=True)
+class ReleaseArgs:
+    """The built archive, where it goes, and the parameter that names it."""
+
+    release: Release
+    bucket_name: pulumi.Input[str]
+    parameter_name: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def pointer(release: Release) -> str:
+    """The parameter's JSON value; the box installs (and the agent deploys) what it names."""
+    return json.dumps(
+        {"version": release.sha256, "key": release.key, "sha256": release.sha256},
+        sort_keys=True,
+    )
+
+
+class ServiceRelease(pulumi.ComponentResource):
+    """releases/<sha256>.tar.gz in the bucket and /onebox/<stack>/release pointing at it."""
+
+    version: pulumi.Output[str]
+    """The release's SHA-256, also its version."""
+    parameter_arn: pulumi.Output[str]
+    """The ARN of the SSM parameter the box reads."""
+
+    def __init__(self, name: str, args: ReleaseArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("onebox:release:ServiceRelease", name, None, opts)
+        release = args.release
+        archive = aws.s3.BucketObjectv2(
+            f"{name}-archive",
+            bucket=args.bucket_name,
+            key=release.key,
+            content_base64=base64.b64encode(release.archive).decode(),
+            content_type="application/gzip",
+            server_side_encryption="AES256",
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        parameter = aws.ssm.Parameter(
+            f"{name}-pointer",
+            name=args.parameter_name,
+            type="String",
+            value=pointer(release),
+            description="The onebox release the box runs (set by pulumi up)",
+            tags=args.tags,
+            # The pointer must never name an archive that is not uploaded yet.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[archive]),
+        )
+        self.version = pulumi.Output.from_input(release.sha256)
+        self.parameter_arn = parameter.arn
+        self.register_outputs({"version": self.version, "parameter_arn": self.parameter_arn})

@@ -1,0 +1,126 @@
+"""The box: an IMDSv2-only t2/t3 instance with an encrypted gp3 root, a role and an Elastic IP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import policies
+from infra.config import AL2023_AMI_PARAMETER
+
+ROOT_VOLUME_GB = 8
+SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+
+
+@dataclass(frozen=True)
+class ServerArgs:
+    """What the box runs on, what it may touch, and what it boots with."""
+
+    instance_type: str
+    ami_id: str | None  # None: the newest AL2023 AMI (from the SSM public parameter)
+    security_group_id: pulumi.Input[str]
+    user_data_base64: pulumi.Input[str]
+    bucket_arn: pulumi.Input[str]
+    release_parameter_arn: pulumi.Input[str]
+    metrics_namespace: str
+    restore_bucket: str | None = None
+    boot_after: Sequence[pulumi.Resource] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class Server(pulumi.ComponentResource):
+    """The EC2 instance with its instance profile and a stable public address."""
+
+    instance_id: pulumi.Output[str]
+    """The instance's id (targets of SSM sessions and alarm dimensions)."""
+    public_ip: pulumi.Output[str]
+    """The Elastic IP: the address survives replacement of the instance."""
+
+    def __init__(self, name: str, args: ServerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("onebox:server:Server", name, None, opts)
+        profile = self._profile(name, args)
+        instance = self._instance(name, args, profile)
+        address = aws.ec2.Eip(
+            f"{name}-ip", domain="vpc", tags=args.tags, opts=pulumi.ResourceOptions(parent=self)
+        )
+        aws.ec2.EipAssociation(
+            f"{name}-ip-association",
+            instance_id=instance.id,
+            allocation_id=address.allocation_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.instance_id, self.public_ip = instance.id, address.public_ip
+        self.register_outputs({"instance_id": self.instance_id, "public_ip": self.public_ip})
+
+    def _profile(self, name: str, args: ServerArgs) -> aws.iam.InstanceProfile:
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=json.dumps(policies.assume_role_policy()),
+            tags=args.tags,
+            opts=child,
+        )
+        restore_arn = f"arn:aws:s3:::{args.restore_bucket}" if args.restore_bucket else None
+        document = pulumi.Output.all(args.bucket_arn, args.release_parameter_arn).apply(
+            lambda arns: json.dumps(
+                policies.instance_policy(arns[0], arns[1], args.metrics_namespace, restore_arn)
+            )
+        )
+        aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=document, opts=child)
+        aws.iam.RolePolicyAttachment(
+            f"{name}-ssm-core", role=role.name, policy_arn=SSM_CORE_POLICY, opts=child
+        )
+        return aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
+
+    def _ami(self, args: ServerArgs) -> pulumi.Input[str]:
+        if args.ami_id is not None:
+            return args.ami_id
+        parameter = aws.ssm.get_parameter_output(
+            name=AL2023_AMI_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        return parameter.value
+
+    def _instance(
+        self, name: str, args: ServerArgs, profile: aws.iam.InstanceProfile
+    ) -> aws.ec2.Instance:
+        options = pulumi.ResourceOptions(
+            parent=self,
+            depends_on=list(args.boot_after),
+            # delete_before_replace: the old box's shutdown runs its final backup, then the
+            # new box's first boot restores that newest backup. Create-before-delete would boot
+            # the new box (restoring an older backup) while the old one still takes writes,
+            # and every write made in between would be lost.
+            delete_before_replace=True,
+            # Unpinned, the AMI is "newest at creation": a new AMI release must not replace
+            # the box on the next `pulumi up` by surprise. Pin amiId to move on deliberately.
+            ignore_changes=["ami"] if args.ami_id is None else None,
+        )
+        return aws.ec2.Instance(
+            f"{name}-instance",
+            ami=self._ami(args),
+            instance_type=args.instance_type,
+            iam_instance_profile=profile.name,
+            vpc_security_group_ids=[args.security_group_id],
+            user_data_base64=args.user_data_base64,
+            # New user-data means new units or settings: a fresh box, in the order above.
+            user_data_replace_on_change=True,
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                "http_put_response_hop_limit": 1,
+            },
+            root_block_device={
+                "volume_type": "gp3",
+                "volume_size": ROOT_VOLUME_GB,
+                "encrypted": True,
+                "delete_on_termination": True,
+            },
+            credit_specification={"cpu_credits": "standard"},
+            monitoring=False,
+            tags={**args.tags, "Name": name},
+            opts=options,
+        )

@@ -1,0 +1,52 @@
+"""Fixtures for the infrastructure tests: the real __main__.py run under mocks, once per variant.
+
+Each variant runs the whole program once per session (about a second each) through
+infra.mocks.run_program, the same code `make plan` uses. Every output is resolved before a
+test sees it, so assertions never run inside an `apply()` (where a failure would be lost);
+that is what `@pulumi.runtime.test` guards against, and why these tests do not need it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.mocks import Run, run_program, stack_values
+
+ADMIN_CIDR = "198.51.100.7/32"
+PINNED_AMI = "ami-0fedcba9876543210"
+OLD_BUCKET = "onebox-backups-from-before"
+
+
+def dev_values(**overrides: Any) -> dict[str, Any]:
+    """The dev stack's config (Pulumi.yaml defaults + Pulumi.dev.yaml) with overrides."""
+    return {**stack_values("dev"), **overrides}
+
+
+@pytest.fixture(scope="session")
+def dev_run() -> Run:
+    """The dev stack as committed."""
+    return run_program(dev_values())
+
+
+@pytest.fixture(scope="session")
+def admin_run() -> Run:
+    """Every optional feature on: SSH from an admin CIDR, e-mail, port 8080, pinned AMI, restore."""
+    return run_program(
+        dev_values(
+            sshCidr=ADMIN_CIDR,
+            alertEmail="ops@example.com",
+            httpPort=8080,
+            allowedCidrs=["203.0.113.0/24"],
+            amiId=PINNED_AMI,
+            restoreFromBucket=OLD_BUCKET,
+            freeTier="none",
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def paused_run() -> Run:
+    """running=false: the stack paused for the price of the bucket."""
+    return run_program(dev_values(running=False))

@@ -1,0 +1,60 @@
+"""Small readers over a mocked run, shared by the infrastructure tests."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from typing import Any
+
+import yaml
+
+from infra.mocks import Run
+
+INSTANCE = "aws:ec2/instance:Instance"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+def instance_inputs(run: Run) -> dict[str, Any]:
+    """The inputs of the one EC2 instance."""
+    (instance,) = run.of_type(INSTANCE)
+    return instance.inputs
+
+
+def user_data_text(run: Run) -> str:
+    """The instance's user-data as cloud-init will read it (un-base64'd, gunzipped)."""
+    packed = base64.b64decode(instance_inputs(run)["userDataBase64"])
+    return gzip.decompress(packed).decode()
+
+
+def user_data(run: Run) -> dict[str, Any]:
+    """The cloud-config document."""
+    text = user_data_text(run)
+    assert text.startswith("#cloud-config\n")
+    document: dict[str, Any] = yaml.safe_load(text)
+    return document
+
+
+def written_files(run: Run) -> dict[str, str]:
+    """path -> content of every file the user-data writes."""
+    return {entry["path"]: entry["content"] for entry in user_data(run)["write_files"]}
+
+
+def env_values(run: Run) -> dict[str, str]:
+    """The /etc/onebox/onebox.env the box gets."""
+    text = written_files(run)["/etc/onebox/onebox.env"]
+    return dict(line.split("=", 1) for line in text.splitlines())
+
+
+def statements(run: Run, name: str, key: str = "policy") -> list[dict[str, Any]]:
+    """The statements of a JSON policy input of the named resource."""
+    document = json.loads(run.named(name).inputs[key])
+    result: list[dict[str, Any]] = document["Statement"]
+    return result
+
+
+def as_list(value: Any) -> list[Any]:
+    """IAM allows a string or a list in Action/Resource; always a list here."""
+    return value if isinstance(value, list) else [value]

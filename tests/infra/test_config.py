@@ -1,0 +1,91 @@
+"""Config validation: defaults, the bad-input table, and agreement with Pulumi.yaml."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from infra import config
+from infra.mocks import stack_values
+from tests.support import ROOT
+
+FIELD_OF = {key: field for key, (field, _) in config._PARSERS.items()}
+
+
+def test_empty_config_gives_the_documented_defaults() -> None:
+    assert config.parse({}) == config.StackConfig()
+    assert config.DEFAULTS.ssh_cidr is None
+    assert config.DEFAULTS.running is True
+
+
+def test_pulumi_yaml_schema_defaults_match_the_dataclass() -> None:
+    schema = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    assert set(schema) == {key for key in config.KEYS if ":" not in key}
+    for key, spec in schema.items():
+        assert spec["description"], key
+        parsed = config.parse({key: spec["default"]})
+        assert getattr(parsed, FIELD_OF[key]) == getattr(config.DEFAULTS, FIELD_OF[key]), key
+
+
+def test_the_dev_stack_file_is_valid() -> None:
+    settings = config.parse(stack_values("dev"))
+    assert settings.region == "us-east-1"
+    assert settings.instance_type == "t2.micro"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("instanceType", "m5.24xlarge", "instanceType: 'm5.24xlarge' is not a t2/t3/t3a"),
+        ("httpPort", "0", "httpPort: '0' is outside 1..65535"),
+        ("httpPort", "http", "httpPort: 'http' is not a whole number"),
+        ("httpPort", 70000, "httpPort: 70000 is outside 1..65535"),
+        ("allowedCidrs", "0.0.0.0/0", "allowedCidrs: '0.0.0.0/0' is not a non-empty list"),
+        ("allowedCidrs", [], r"allowedCidrs: \[\] is not a non-empty list"),
+        ("allowedCidrs", ["10.0.0.0/33"], "allowedCidrs: '10.0.0.0/33' is not a CIDR"),
+        ("allowedCidrs", ["10.0.0.1/8"], "allowedCidrs: '10.0.0.1/8' is not a CIDR"),
+        ("sshCidr", "0.0.0.0/0", "sshCidr: '0.0.0.0/0' opens SSH to the world"),
+        ("sshCidr", "::/0", "sshCidr: '::/0' opens SSH to the world"),
+        ("sshCidr", "my-laptop", "sshCidr: 'my-laptop' is not a CIDR"),
+        ("alertEmail", "ops-at-example", "alertEmail: 'ops-at-example' is not an email"),
+        ("backupKeep", "0", "backupKeep: '0' is outside 1..1000"),
+        ("backupRetentionDays", "-1", r"backupRetentionDays: '-1' is outside 1..3650"),
+        ("monthlyBudgetUsd", "cheap", "monthlyBudgetUsd: 'cheap' is not a number"),
+        ("monthlyBudgetUsd", "0.5", r"monthlyBudgetUsd: '0.5' is outside 1..10000"),
+        ("running", "yes", "running: 'yes' is not true or false"),
+        ("restoreFromBucket", "Bad_Bucket", "restoreFromBucket: 'Bad_Bucket' is not an S3"),
+        ("freeTier", "always", "freeTier: 'always' is not one of legacy, none"),
+        ("amiId", "ubuntu", "amiId: 'ubuntu' is not an AMI id"),
+        ("aws:region", "mars-1", "aws:region: 'mars-1' is not an AWS region"),
+        ("instancetype", "t2.micro", "unknown config key.*instancetype"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_key_and_the_value(
+    key: str, value: Any, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        config.parse({key: value})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("running", "false", False),
+        ("running", True, True),
+        ("httpPort", "8080", 8080),
+        ("allowedCidrs", ["203.0.113.0/24", "2001:db8::/32"], ("203.0.113.0/24", "2001:db8::/32")),
+        ("sshCidr", "198.51.100.7/32", "198.51.100.7/32"),
+        ("amiId", "ami-0123456789abcdef0", "ami-0123456789abcdef0"),
+        ("sshCidr", "", None),
+    ],
+)
+def test_good_values_are_typed(key: str, value: Any, expected: Any) -> None:
+    assert getattr(config.parse({key: value}), FIELD_OF[key]) == expected
+
+
+def test_config_is_frozen() -> None:
+    settings = config.parse({})
+    with pytest.raises(AttributeError):
+        settings.http_port = 81  # type: ignore[misc]

@@ -1,0 +1,88 @@
+"""The cost table against totals computed by hand from the dated price list."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra import costs
+from infra.costs import Usage
+from infra.mocks import Run
+
+HOURS = 730
+
+
+def test_legacy_free_tier_leaves_only_requests_and_the_eleventh_alarm_metric() -> None:
+    items = costs.breakdown(Usage(), "legacy")
+    # 8,640 backup runs: 17,280 PUT+LIST - 2,000 free = 15,280 x $0.005/1000 = $0.0764;
+    # 8,640 GETs are inside the 20,000 free. 11 alarm metrics - 10 free = 1 x $0.10.
+    assert items == {
+        "ec2_instance": 0.0,
+        "ebs_root_volume": 0.0,
+        "public_ipv4": 0.0,
+        "s3_storage": 0.0,
+        "s3_requests": 0.0764,
+        "cloudwatch_metrics": 0.0,
+        "cloudwatch_alarms": 0.1,
+        "cloudwatch_dashboards": 0.0,
+    }
+    assert costs.total(items) == 0.18
+
+
+def test_without_free_tier_the_box_costs_its_list_price() -> None:
+    items = costs.breakdown(Usage(), "none")
+    assert items["ec2_instance"] == pytest.approx(HOURS * 0.0116)  # 8.468
+    assert items["ebs_root_volume"] == pytest.approx(8 * 0.08)  # 0.64
+    assert items["public_ipv4"] == pytest.approx(HOURS * 0.005)  # 3.65
+    assert items["s3_storage"] == pytest.approx(0.1 * 0.023, abs=1e-4)  # 0.0023
+    # 17,280 PUT+LIST x 0.005/1000 = 0.0864; 8,640 GET x 0.0004/1000 = 0.003456.
+    assert items["s3_requests"] == pytest.approx(0.0864 + 0.003456, abs=1e-4)
+    assert costs.total(items) == 12.95
+
+
+def test_free_tier_hours_apply_only_to_eligible_instance_types() -> None:
+    items = costs.breakdown(Usage(instance_type="t3.small"), "legacy")
+    assert items["ec2_instance"] == pytest.approx(HOURS * 0.0208)  # 15.184
+    assert items["public_ipv4"] == 0.0
+
+
+def test_a_paused_stack_costs_only_the_bucket_and_monitoring() -> None:
+    items = costs.breakdown(Usage(running=False, alarm_metrics=0), "none")
+    assert items["ec2_instance"] == items["ebs_root_volume"] == items["public_ipv4"] == 0.0
+    assert items["s3_requests"] == 0.0
+    assert costs.total(items) == 0.0  # 0.0023 of storage rounds to zero cents
+
+
+def test_metrics_alarms_and_dashboards_beyond_the_always_free_tier_are_charged() -> None:
+    items = costs.breakdown(Usage(custom_metrics=12, alarm_metrics=13, dashboards=4), "legacy")
+    assert items["cloudwatch_metrics"] == pytest.approx(2 * 0.30)
+    assert items["cloudwatch_alarms"] == pytest.approx(3 * 0.10)
+    assert items["cloudwatch_dashboards"] == pytest.approx(3.00)
+
+
+@pytest.mark.parametrize(
+    ("usage", "plan", "message"),
+    [
+        (Usage(), "free", "freeTier: 'free' is not one of legacy, none"),
+        (Usage(instance_type="m5.large"), "none", "instanceType: 'm5.large' has no price"),
+    ],
+)
+def test_unknown_plans_and_types_are_refused_by_name(usage: Usage, plan: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        costs.breakdown(usage, plan)
+
+
+def test_every_configurable_instance_type_has_a_price() -> None:
+    for size in ("nano", "micro", "small", "medium", "large"):
+        for family in ("t2", "t3", "t3a"):
+            assert f"{family}.{size}" in costs.INSTANCE_HOURLY
+
+
+def test_stack_outputs_carry_the_cost_for_its_config(dev_run: Run, admin_run: Run) -> None:
+    assert dev_run.outputs["monthly_cost_usd"] == 0.18
+    assert dev_run.outputs["cost_breakdown"] == costs.breakdown(Usage(), "legacy")
+    assert admin_run.outputs["monthly_cost_usd"] == 12.95  # freeTier=none
+
+
+def test_paused_stack_output_has_no_alarm_charge(paused_run: Run) -> None:
+    assert paused_run.outputs["cost_breakdown"]["cloudwatch_alarms"] == 0.0
+    assert paused_run.outputs["monthly_cost_usd"] == 0.0

@@ -1,0 +1,80 @@
+"""Resource options that decide what `pulumi up` replaces and what `pulumi destroy` keeps."""
+
+from __future__ import annotations
+
+from infra.mocks import Run
+from tests.infra.conftest import PINNED_AMI
+from tests.infra.helpers import INSTANCE, instance_inputs
+
+BUCKET_PARTS = {
+    "aws:s3/bucket:Bucket",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketPolicy:BucketPolicy",
+}
+
+
+def test_destroy_keeps_the_bucket_and_every_one_of_its_settings(dev_run: Run) -> None:
+    declared = {resource.type for resource in dev_run.resources if resource.type in BUCKET_PARTS}
+    assert declared == BUCKET_PARTS
+    for resource in dev_run.resources:
+        if resource.type in BUCKET_PARTS:
+            assert resource.options["retain_on_delete"] is True, resource.name
+
+
+def test_nothing_else_is_retained_so_destroy_really_stops_the_bill(dev_run: Run) -> None:
+    retained = {r.type for r in dev_run.resources if r.options.get("retain_on_delete")}
+    assert retained == BUCKET_PARTS
+
+
+def test_the_old_box_is_deleted_before_its_replacement_is_created(dev_run: Run) -> None:
+    (instance,) = dev_run.of_type(INSTANCE)
+    assert instance.options["delete_before_replace"] is True
+
+
+def test_changed_user_data_replaces_the_box(dev_run: Run) -> None:
+    assert instance_inputs(dev_run)["userDataReplaceOnChange"] is True
+
+
+def test_an_unpinned_ami_is_ignored_so_a_new_release_does_not_replace_the_box(
+    dev_run: Run,
+) -> None:
+    (instance,) = dev_run.of_type(INSTANCE)
+    assert instance.options["ignore_changes"] == ["ami"]
+    assert "aws:ssm/getParameter:getParameter" in dev_run.invokes
+
+
+def test_a_pinned_ami_is_used_as_given_and_changing_it_takes_effect(admin_run: Run) -> None:
+    (instance,) = admin_run.of_type(INSTANCE)
+    assert instance.inputs["ami"] == PINNED_AMI
+    assert instance.options["ignore_changes"] == []
+    assert "aws:ssm/getParameter:getParameter" not in admin_run.invokes
+
+
+def test_the_box_boots_only_after_its_release_is_uploaded_and_pointed_at(dev_run: Run) -> None:
+    (instance,) = dev_run.of_type(INSTANCE)
+    depends = " ".join(instance.options["depends_on"])
+    assert "onebox-release-archive" in depends
+    assert "onebox-release-pointer" in depends
+    pointer = dev_run.named("onebox-release-pointer")
+    assert any("onebox-release-archive" in urn for urn in pointer.options["depends_on"])
+
+
+def test_children_are_parented_and_named_after_their_component(dev_run: Run) -> None:
+    components = {r.name: r.type for r in dev_run.resources if r.type.startswith("onebox:")}
+    assert set(components.values()) == {
+        "onebox:network:Network",
+        "onebox:bucket:BackupBucket",
+        "onebox:release:ServiceRelease",
+        "onebox:server:Server",
+        "onebox:monitoring:Monitoring",
+    }
+    for resource in dev_run.resources:
+        if resource.type.startswith("onebox:"):
+            continue
+        parent = resource.options["parent"].rsplit("::", 1)[-1]
+        assert parent in components, resource.name
+        assert resource.name.startswith(parent), (resource.name, parent)
