@@ -8,18 +8,23 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from service import config, cors, errors, health, logs, metrics, observe, users
-from service.activity import ActivityTracker
-from service.db import SqliteStore
-from service.runtime import Runtime
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the APP_* environment, then `overrides` (used by tests)."""
+    # Imported here, not at the top: `python -m service.backup` and `python -m service.publish`
+    # import this package too and must not load Flask (the publisher's budget is 50 MB RSS).
+    from flask import Flask
+
+    from service import config, cors, errors, health, logs, metrics, observe, users
+    from service.activity import ActivityTracker
+    from service.db import SqliteStore
+    from service.runtime import Runtime
+
     settings = config.from_environ(os.environ)
     settings.update(overrides or {})
     app = Flask(__name__, static_folder=None)  # an API: no /static route to document

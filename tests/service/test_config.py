@@ -50,5 +50,5 @@ def test_a_bad_value_is_refused_naming_the_variable_and_the_value(
 
 def test_the_readme_table_lists_every_setting_with_its_default() -> None:
     readme = (ROOT / "README.md").read_text()
-    rows = dict(re.findall(r"^\| `(APP_[A-Z_]+)` \| `([^`]*)` \|", readme, re.MULTILINE))
+    rows = dict(re.findall(r"^\| `(APP_[A-Z0-9_]+)` \| `([^`]*)` \|", readme, re.MULTILINE))
     assert rows == {s.env: s.default for s in config.SETTINGS}

@@ -1,0 +1,170 @@
+"""The four backup commands, as functions of typed settings; `__main__` maps them to a CLI.
+
+Each returns a JSON-able result that is also logged as one event line. Failures raise, and
+`__main__` turns them into exit code 1 and one JSON error line.
+"""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from service.backup import keys, restore, snapshot, state
+from service.backup import s3 as bucket_io
+from service.backup.lock import exclusive
+from service.backup.s3 import VerifyError
+
+
+class Refused(Exception):
+    """The command will not do what was asked, for a reason it names (exit code 1)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the commands need, already parsed (see service.config for the variables)."""
+
+    database: Path
+    bucket: str
+    prefix: str = "backups"
+    keep: int = 7
+    days: int = 7
+    state_file: str = ""
+    restore_bucket: str = ""
+
+    @property
+    def state(self) -> Path:
+        return state.state_path(self.state_file, str(self.database))
+
+
+def backup(cfg: Settings, now: datetime | None = None, host: str | None = None) -> dict[str, Any]:
+    """Snapshot, check, compress and upload the database (skipped when unchanged), then retain."""
+    s3 = bucket_io.client("s3")
+    now = now or datetime.now(UTC)
+    host = host or socket.gethostname()
+    with exclusive(cfg.database.parent / ".backup.lock"), _workdir(cfg.database) as work:
+        raw, packed = Path(work, "snapshot.sqlite"), Path(work, "snapshot.sqlite.gz")
+        snapshot.take(cfg.database, raw)
+        rows = snapshot.inspect(raw)
+        digest = snapshot.compress(raw, packed)
+        stored = bucket_io.listing(s3, cfg.bucket, cfg.prefix)
+        key = _unchanged(s3, cfg.bucket, stored, digest)
+        skipped = key is not None
+        if key is None:
+            key = keys.make_key(cfg.prefix, now, host)
+            meta = _metadata(digest, rows, host)
+            bucket_io.upload(s3, cfg.bucket, key, packed, digest.gz_sha256, meta)
+            stored.insert(0, bucket_io.StoredBackup(key, now, digest.gz_bytes))
+    deleted = keys.to_delete(
+        [keys.BackupKey(b.time, b.key) for b in stored], now, cfg.keep, cfg.days
+    )
+    bucket_io.delete(s3, cfg.bucket, deleted)
+    result = {
+        "event": "backup_skipped" if skipped else "backup_done",
+        "key": key,
+        "rawSha256": digest.raw_sha256,
+        "gzSha256": digest.gz_sha256,
+        "rawBytes": digest.raw_bytes,
+        "gzBytes": digest.gz_bytes,
+        "rows": rows,
+        "deleted": deleted,
+    }
+    state.write(cfg.state, {**result, "lastSuccessEpoch": time.time(), "bucket": cfg.bucket})
+    return result
+
+
+def _unchanged(
+    s3: Any, bucket: str, stored: list[bucket_io.StoredBackup], digest: snapshot.Digest
+) -> str | None:
+    """The newest backup's key when it holds exactly these bytes (the content hash matches)."""
+    if not stored:
+        return None
+    newest = stored[0].key
+    same = bucket_io.metadata(s3, bucket, newest).get("raw-sha256") == digest.raw_sha256
+    return newest if same else None
+
+
+def _metadata(digest: snapshot.Digest, rows: dict[str, int], host: str) -> dict[str, str]:
+    return {
+        "raw-sha256": digest.raw_sha256,
+        "gz-sha256": digest.gz_sha256,
+        "raw-bytes": str(digest.raw_bytes),
+        "rows": restore.format_rows(rows),
+        "source-host": keys.host_label(host),
+    }
+
+
+def _workdir(database: Path) -> tempfile.TemporaryDirectory[str]:
+    # Beside the database, not /tmp: on the box /tmp is RAM (tmpfs) and the rename is atomic.
+    database.parent.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=".backup-", dir=database.parent)
+
+
+def _choose(s3: Any, bucket: str, prefix: str, key: str | None) -> str | None:
+    if key:
+        return key
+    stored = bucket_io.listing(s3, bucket, prefix)
+    return stored[0].key if stored else None
+
+
+def restore_database(
+    cfg: Settings, key: str | None = None, force: bool = False, if_missing: bool = False
+) -> dict[str, Any]:
+    """Replace the database with a verified backup (newest unless `key`).
+
+    `if_missing` is the first-boot mode: an existing non-empty database (a reboot) is kept, and
+    an empty bucket means a fresh database; both succeed. Otherwise an existing non-empty
+    database is only replaced with `force`.
+    """
+    bucket = cfg.restore_bucket or cfg.bucket
+    if restore.has_data(cfg.database) and not force:
+        if if_missing:
+            return {"event": "restore_skipped", "reason": "database exists (not a first boot)"}
+        raise Refused(f"{str(cfg.database)!r} exists and is not empty; pass --force to replace it")
+    s3 = bucket_io.client("s3")
+    chosen = _choose(s3, bucket, cfg.prefix, key)
+    if chosen is None:
+        if if_missing:
+            return {"event": "restore_skipped", "reason": f"no backup in s3://{bucket}"}
+        raise Refused(f"no backup under s3://{bucket}/{cfg.prefix}/")
+    cfg.database.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(cfg.database.parent / ".backup.lock"):
+        verified = restore.fetch_verified(s3, bucket, chosen, cfg.database.parent)
+        try:
+            restore.install(verified.path, cfg.database)
+        finally:
+            verified.path.unlink(missing_ok=True)
+    return {"event": "restore_done", "key": chosen, "rows": verified.rows, "bucket": bucket}
+
+
+def verify(cfg: Settings, key: str | None = None) -> dict[str, Any]:
+    """Download and check one backup (newest unless `key`) without touching the database."""
+    s3 = bucket_io.client("s3")
+    chosen = _choose(s3, cfg.bucket, cfg.prefix, key)
+    if chosen is None:
+        raise Refused(f"no backup under s3://{cfg.bucket}/{cfg.prefix}/")
+    with _workdir(cfg.database) as work:
+        verified = restore.fetch_verified(s3, cfg.bucket, chosen, Path(work))
+    return {"event": "verify_done", "key": chosen, "rows": verified.rows}
+
+
+def listing(cfg: Settings, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The backups, newest first, with their size and age."""
+    now = now or datetime.now(UTC)
+    stored = bucket_io.listing(bucket_io.client("s3"), cfg.bucket, cfg.prefix)
+    return [
+        {
+            "time": b.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "bytes": b.size,
+            "ageSeconds": int((now - b.time).total_seconds()),
+            "key": b.key,
+        }
+        for b in stored
+    ]
+
+
+__all__ = ["Refused", "Settings", "VerifyError", "backup", "listing", "restore_database", "verify"]

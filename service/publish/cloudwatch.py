@@ -1,0 +1,74 @@
+"""The metric data of one PutMetricData call: the shared contract's names and units, exactly.
+
+Eight custom metrics of the free tier's ten, one dimension (InstanceId). A figure that is
+unknown this minute (no request, so no p95; the store did not answer, so no user count) is left
+out rather than sent as a made-up zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+# Name -> CloudWatch unit. The alarms and the dashboard use these names; do not rename.
+CONTRACT: dict[str, str] = {
+    "Requests": "Count",
+    "Errors5xx": "Count",
+    "LatencyP95": "Milliseconds",
+    "ActiveUsers": "Count",
+    "Healthy": "None",
+    "BackupAgeSeconds": "Seconds",
+    "MemoryUsedPercent": "Percent",
+    "DiskUsedPercent": "Percent",
+}
+FREE_TIER_METRICS = 10
+STORAGE_RESOLUTION = 60  # standard resolution: the alarms use 60 s periods
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One minute of the box, in the contract's terms (None: unknown, not sent)."""
+
+    requests: float | None
+    errors_5xx: float | None
+    latency_p95_ms: float | None
+    active_users: float | None
+    healthy: bool
+    backup_age_seconds: float | None
+    memory_used_percent: float | None
+    disk_used_percent: float | None
+
+
+def metric_data(figures: Figures, instance_id: str, at: datetime) -> list[dict[str, Any]]:
+    """The MetricData list for PutMetricData: at most the eight contract metrics."""
+    values = {
+        "Requests": figures.requests,
+        "Errors5xx": figures.errors_5xx,
+        "LatencyP95": figures.latency_p95_ms,
+        "ActiveUsers": figures.active_users,
+        "Healthy": 1.0 if figures.healthy else 0.0,
+        "BackupAgeSeconds": figures.backup_age_seconds,
+        "MemoryUsedPercent": figures.memory_used_percent,
+        "DiskUsedPercent": figures.disk_used_percent,
+    }
+    dimensions = [{"Name": "InstanceId", "Value": instance_id}]
+    return [
+        {
+            "MetricName": name,
+            "Dimensions": dimensions,
+            "Timestamp": at,
+            "Value": float(value),
+            "Unit": CONTRACT[name],
+            "StorageResolution": STORAGE_RESOLUTION,
+        }
+        for name, value in values.items()
+        if value is not None
+    ]
+
+
+def put(cloudwatch: Any, namespace: str, data: list[dict[str, Any]]) -> None:
+    """Send `data` in one PutMetricData call."""
+    if len(data) > FREE_TIER_METRICS:
+        raise ValueError(f"{len(data)} metrics in one call: the free tier allows 10")
+    cloudwatch.put_metric_data(Namespace=namespace, MetricData=data)

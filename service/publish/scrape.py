@@ -1,0 +1,75 @@
+"""From two scrapes of the service's /metrics to the figures of one interval.
+
+Counters only grow, so an interval's requests, 5xx errors and latency histogram are the
+difference of two scrapes. A counter that went down means the service restarted (gunicorn's
+multiprocess files start fresh), and then the new totals are the interval's.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from service.summary import LATENCY, REQUESTS, histogram_quantile
+
+ACTIVE_USERS = "onebox_active_users"
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Cumulative figures of one scrape, summed over every route and method."""
+
+    requests: float = 0.0
+    errors_5xx: float = 0.0
+    buckets: dict[float, float] = field(default_factory=dict)  # upper bound -> cumulative
+    active_users: float | None = None  # None: the store did not answer
+
+
+@dataclass(frozen=True)
+class Interval:
+    """What happened between two scrapes."""
+
+    requests: float
+    errors_5xx: float
+    p95_ms: float | None  # None: no request in the interval
+
+
+def fetch(url: str, timeout: float = 2.0) -> str:
+    """The body of `url` (the service's Prometheus endpoint on loopback)."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (configured)
+        body: bytes = response.read()
+    return body.decode("utf-8")
+
+
+def parse(text: str) -> Totals:
+    """Fold Prometheus exposition text into totals; ValueError when it is not that format."""
+    requests = errors = 0.0
+    buckets: dict[float, float] = defaultdict(float)
+    active: float | None = None
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == f"{REQUESTS}_total":
+                requests += sample.value
+                if sample.labels.get("status", "").startswith("5"):
+                    errors += sample.value
+            elif sample.name == f"{LATENCY}_bucket":
+                buckets[float(sample.labels["le"])] += sample.value
+            elif sample.name == ACTIVE_USERS:
+                active = sample.value
+    return Totals(requests, errors, dict(buckets), active)
+
+
+def interval(before: Totals, after: Totals) -> Interval:
+    """The interval between two scrapes (after a restart, `after` alone)."""
+    if after.requests < before.requests:
+        before = Totals()
+    buckets = [(le, count - before.buckets.get(le, 0.0)) for le, count in after.buckets.items()]
+    p95 = histogram_quantile(0.95, buckets) if buckets else None
+    return Interval(
+        requests=after.requests - before.requests,
+        errors_5xx=after.errors_5xx - before.errors_5xx,
+        p95_ms=None if p95 is None else round(p95 * 1000, 3),
+    )

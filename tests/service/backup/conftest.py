@@ -1,0 +1,88 @@
+"""Fixtures for the backup tests: moto_server on 127.0.0.1, a fresh bucket, a database with rows.
+
+One moto_server serves the whole package; each test gets its own bucket, so tests never see
+each other's objects.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from service.backup import commands
+from service.db import SqliteStore
+from tests.aws import aws_environment, moto_server
+from tests.support import ROOT
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """This process and its children talk to moto_server only, with fake credentials."""
+    env = aws_environment(moto_endpoint)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def s3(aws_env: dict[str, str]) -> Any:
+    return boto3.client("s3")
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    name = f"onebox-test-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def fill(path: Path, users: int, start: int = 0) -> None:
+    """Write `users` user states (u00000, u00001...) through the service's own store."""
+    store = SqliteStore(str(path))
+    try:
+        store.migrate()
+        for number in range(start, start + users):
+            store.update_state(f"u{number:05d}", {"isMuted": number % 2 == 0}, "2026-11-23T10:00Z")
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "live" / "onebox.db"
+    fill(path, 50)
+    return path
+
+
+@pytest.fixture
+def settings(database: Path, bucket: str) -> commands.Settings:
+    return commands.Settings(database=database, bucket=bucket, prefix="backups")
+
+
+def run_cli(
+    *args: str, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m service.backup ARGS` in a child process with exactly `env` added."""
+    return subprocess.run(
+        [sys.executable, "-m", "service.backup", *args],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
