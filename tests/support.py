@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -16,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from localbox.moto import free_port
 from localbox.units import PathMap, read_unit
+
+__all__ = ["free_port"]  # re-exported: tests import it from here
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "service" / "deploy"
@@ -31,14 +33,6 @@ def require_tool(name: str) -> str:
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
