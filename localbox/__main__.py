@@ -20,12 +20,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--backup-every", type=float, default=300.0, help="seconds between backups (timer: 5 min)"
     )
+    parser.add_argument(
+        "--aws-endpoint",
+        help="use this AWS endpoint (e.g. a moto_server the drills run) instead of starting one",
+    )
+    parser.add_argument(
+        "--metrics-every",
+        type=int,
+        help="seconds between the publisher's PutMetricData calls (default: the service's, 60)",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f"--port {args.port}: not a TCP port")
     if args.backup_every <= 0:
         parser.error(f"--backup-every {args.backup_every}: must be positive")
-    box = Box(args.state.resolve(), args.port, args.backup_every, say=_say)
+    if args.metrics_every is not None and args.metrics_every <= 0:
+        parser.error(f"--metrics-every {args.metrics_every}: must be positive")
+    if args.aws_endpoint is not None and not args.aws_endpoint.startswith(("http://", "https://")):
+        parser.error(f"--aws-endpoint {args.aws_endpoint!r}: not an http(s) URL")
+    box = Box(
+        args.state.resolve(),
+        args.port,
+        args.backup_every,
+        say=_say,
+        aws_endpoint=args.aws_endpoint,
+        metrics_every=args.metrics_every,
+    )
 
     def stop(signum: int, frame: FrameType | None) -> None:
         _say(f"localbox: {signal.Signals(signum).name}: stopping")

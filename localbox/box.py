@@ -67,6 +67,8 @@ class Box:
     port: int
     backup_every: float
     say: Callable[[str], None] = print
+    aws_endpoint: str | None = None  # an endpoint someone else runs (drills); None: moto_server
+    metrics_every: int | None = None  # APP_METRICS_INTERVAL for the publisher; None: its default
 
     def __post_init__(self) -> None:
         self.paths = PathMap(self.state)
@@ -89,8 +91,19 @@ class Box:
             "APP_INSTANCE_ID": "i-local",
             "AWS_REGION": aws_environment(endpoint)["AWS_REGION"],
         }
+        if self.metrics_every is not None:
+            values["APP_METRICS_INTERVAL"] = str(self.metrics_every)
         path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         return path
+
+    def write_operator_files(self, endpoint: str) -> None:
+        """run/localbox.pid (who to signal) and run/localbox.env (what to source to run the
+        box's commands by hand: the backup unit's environment, AWS endpoint included)."""
+        run = self.state / "run"
+        (run / "localbox.pid").write_text(f"{os.getpid()}\n")
+        env = self.environment(self.roles.backup, endpoint)
+        wanted = {k: v for k, v in env.items() if k.startswith(("APP_", "AWS_"))}
+        (run / "localbox.env").write_text("".join(f"{k}={v}\n" for k, v in wanted.items()))
 
     def environment(self, unit: Unit, endpoint: str) -> dict[str, str]:
         """The process environment: ours less APP_*, then the unit's, then its env file."""
@@ -126,6 +139,8 @@ class Box:
         supervised = Supervised(
             unit, [*self.paths.argv(argv), *extra], self.environment(unit, endpoint), self.say
         )
+        # Like systemd's MAINPID: the drills signal the process that is running right now.
+        supervised.pidfile = self.state / "run" / f"{unit.name}.pid"
         supervised.start()
         try:
             yield supervised
@@ -139,10 +154,13 @@ class Box:
         for sub in ("lib", "run"):
             (self.state / sub).mkdir(parents=True, exist_ok=True)
         with ExitStack() as stack:
-            endpoint = stack.enter_context(moto_server())
+            endpoint = self.aws_endpoint or stack.enter_context(moto_server())
+            stack.callback(self.remove_operator_files)
             self.write_env_file(endpoint)
+            self.write_operator_files(endpoint)
             self.create_bucket(endpoint)
-            self.say(f"localbox: AWS endpoint (moto_server) at {endpoint}")
+            what = "given" if self.aws_endpoint else "moto_server"
+            self.say(f"localbox: AWS endpoint ({what}) at {endpoint}")
             if self.run_once(self.roles.data, "ExecStart", endpoint) != 0:
                 self.say("localbox: restore-on-start failed; the service stays down")
                 return 1
@@ -160,6 +178,10 @@ class Box:
                 code = self.run_once(self.roles.data, "ExecStop", endpoint)
                 self.say(f"localbox: final backup exit {code}; stopping the AWS endpoint")
         return 0
+
+    def remove_operator_files(self) -> None:
+        for name in ("localbox.pid", "localbox.env"):
+            (self.state / "run" / name).unlink(missing_ok=True)
 
     def create_bucket(self, endpoint: str) -> None:
         import boto3
@@ -203,6 +225,7 @@ class Supervised:
     say: Callable[[str], None]
     proc: subprocess.Popen[bytes] | None = None
     died_at: float | None = None
+    pidfile: Path | None = None
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -211,6 +234,10 @@ class Supervised:
             env=self.env,
             start_new_session=True,  # Ctrl-C is ours
         )
+        if self.pidfile is not None:  # replaced atomically: a reader never sees it empty
+            partial = self.pidfile.with_suffix(".pid.tmp")
+            partial.write_text(f"{self.proc.pid}\n")
+            partial.replace(self.pidfile)
 
     def check(self) -> None:
         """Restart the process if it has exited and the unit asks for restarts."""
