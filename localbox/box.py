@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -17,6 +18,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from localbox.listen import activated, listening_socket
 from localbox.moto import aws_environment, moto_server
 from localbox.units import DEPLOY, ROOT, PathMap, Unit, read_unit
 
@@ -133,12 +135,19 @@ class Box:
         return 0
 
     @contextmanager
-    def daemon(self, unit: Unit, endpoint: str, *extra: str) -> Iterator[Supervised]:
-        """Start a long-running unit; restarted as its Restart= says; stopped on the way out."""
+    def daemon(
+        self, unit: Unit, endpoint: str, listen: socket.socket | None = None
+    ) -> Iterator[Supervised]:
+        """Start a long-running unit; restarted as its Restart= says; stopped on the way out.
+
+        With `listen`, the unit gets that socket as systemd's socket activation hands it over.
+        """
         (argv,) = unit.commands("ExecStart")
-        supervised = Supervised(
-            unit, [*self.paths.argv(argv), *extra], self.environment(unit, endpoint), self.say
-        )
+        argv = self.paths.argv(argv)
+        fds: tuple[int, ...] = ()
+        if listen is not None:
+            argv, fds = activated(argv, listen.fileno()), (listen.fileno(),)
+        supervised = Supervised(unit, argv, self.environment(unit, endpoint), self.say, fds)
         # Like systemd's MAINPID: the drills signal the process that is running right now.
         supervised.pidfile = self.state / "run" / f"{unit.name}.pid"
         supervised.start()
@@ -154,6 +163,8 @@ class Box:
         for sub in ("lib", "run"):
             (self.state / sub).mkdir(parents=True, exist_ok=True)
         with ExitStack() as stack:
+            # Bound first and held to the end, like onebox.socket: restarts queue, not refuse.
+            listen = stack.enter_context(listening_socket(self.port))
             endpoint = self.aws_endpoint or stack.enter_context(moto_server())
             stack.callback(self.remove_operator_files)
             self.write_env_file(endpoint)
@@ -166,9 +177,7 @@ class Box:
                 return 1
             try:
                 with (
-                    self.daemon(
-                        self.roles.web, endpoint, "--bind", f"127.0.0.1:{self.port}"
-                    ) as web,
+                    self.daemon(self.roles.web, endpoint, listen) as web,
                     self.daemon(self.roles.publisher, endpoint) as publisher,
                 ):
                     self.announce()
@@ -223,6 +232,7 @@ class Supervised:
     argv: list[str]
     env: dict[str, str]
     say: Callable[[str], None]
+    pass_fds: tuple[int, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
     died_at: float | None = None
     pidfile: Path | None = None
@@ -233,6 +243,7 @@ class Supervised:
             cwd=ROOT,
             env=self.env,
             start_new_session=True,  # Ctrl-C is ours
+            pass_fds=self.pass_fds,
         )
         if self.pidfile is not None:  # replaced atomically: a reader never sees it empty
             partial = self.pidfile.with_suffix(".pid.tmp")

@@ -133,7 +133,6 @@ def kill_master(box: DrillBox) -> Result:
 
 def _refused_note(refused: int) -> str:
     return (
-        f"{refused} refused or reset while no process held the port: the local box lets gunicorn"
-        " bind it; on EC2 onebox.socket (systemd) holds it across restarts, so connections wait"
-        " in its backlog instead"
+        f"{refused} refused or reset while gunicorn was down: the local box holds the listening"
+        " socket across restarts as onebox.socket does on EC2, so connections wait in its backlog"
     )
