@@ -7,9 +7,11 @@ tells the whole story of a deploy.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,19 +98,27 @@ class Deployer:
         log_event("requirements_unchanged", version=version)
 
     def preflight(self, version: str) -> None:
-        """Import the new package in a throwaway interpreter: a release that cannot even be
-        imported would make gunicorn's new workers fail to boot, and gunicorn then halts."""
-        result = subprocess.run(
-            [sys.executable, "-c", "import service"],
-            cwd=self.layout.path_of(version),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        """Build the new release's app on a throwaway database in a throwaway interpreter.
+
+        That imports every module the workers will import and parses the APP_* settings: a
+        release that fails here would make gunicorn's new workers fail to boot, and gunicorn
+        then halts. (`import service` alone is not enough: it loads Flask and the views lazily.)
+        """
+        with tempfile.TemporaryDirectory(prefix="onebox-preflight-") as scratch:
+            env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+            env["APP_DATABASE"] = str(Path(scratch) / "preflight.db")
+            result = subprocess.run(
+                [sys.executable, "-c", "from service import create_app; create_app()"],
+                cwd=self.layout.path_of(version),
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
         if result.returncode != 0:
             self.layout.record_failure(version)
-            raise ReleaseError(f"release {version} does not import: {result.stderr[-500:]}")
+            raise ReleaseError(f"release {version} does not start: {result.stderr[-500:]}")
         log_event("release_imports", version=version)
 
     def switch(self, version: str, previous: str | None) -> int:
