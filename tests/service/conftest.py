@@ -22,6 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from service import create_app
+from tests.aws import aws_environment, moto_server
 from tests.support import ROOT, answers, free_port, unit_command, unit_environment, wait_until
 
 UNIT = "onebox.service"
@@ -37,6 +38,21 @@ def app(tmp_path: Path) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """This process and its children talk to moto_server only, with fake credentials."""
+    env = aws_environment(moto_endpoint)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
 
 
 @dataclass

@@ -12,8 +12,6 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.aws import aws_environment, moto_server
-
 
 @dataclass
 class FakeServer:
@@ -57,20 +55,6 @@ def fake_http() -> Iterator[FakeServer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = aws_environment(moto_endpoint)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
 
 
 @pytest.fixture

@@ -1,0 +1,49 @@
+"""The boundary between the halves: what the infrastructure declares, the service provides.
+
+The infra never imports the service and the service never imports pulumi; this test imports
+both (their pure modules) and checks that the names they share agree.
+"""
+
+from __future__ import annotations
+
+import re
+
+from infra import alarm_specs, dashboard, userdata
+from service import config
+from service.agent import settings as agent_settings
+from service.publish.cloudwatch import CONTRACT
+
+NAMESPACE = "Onebox/dev"
+
+
+def custom_metrics_alarmed() -> set[str]:
+    names = set()
+    for spec in alarm_specs.instance_alarms(NAMESPACE):
+        if spec.namespace == NAMESPACE:
+            names |= {metric for _, metric in spec.inputs} if spec.expression else {spec.metric}
+    return names
+
+
+def test_every_alarm_on_the_box_reads_a_metric_the_publisher_sends() -> None:
+    alarmed = custom_metrics_alarmed()
+    assert alarmed  # the heartbeat at least
+    assert alarmed <= set(CONTRACT)
+
+
+def test_the_dashboard_graphs_exactly_the_metrics_the_publisher_sends() -> None:
+    body = dashboard.dashboard_body(NAMESPACE, "i-0abc", "us-east-1")
+    graphed = {
+        series[1]
+        for widget in body["widgets"]
+        for series in widget["properties"]["metrics"]
+        if series[0] == NAMESPACE
+    }
+    assert graphed == set(CONTRACT)
+
+
+def test_every_variable_the_infra_writes_is_one_the_box_reads() -> None:
+    box = userdata.BoxEnvironment("dev", "us-east-1", "b", None, 7, 7, 80)
+    written = set(userdata.environment(box)) | {"APP_VERSION"}  # the installer adds APP_VERSION
+    documented = {s.env for s in config.SETTINGS}
+    documented |= set(re.findall(r"^(APP_[A-Z0-9_]+)", agent_settings.__doc__ or "", re.M))
+    assert written - documented <= {"AWS_REGION"}
