@@ -75,15 +75,19 @@ def throughput_table(results: dict[str, list[Run]]) -> str:
 
 
 def openloop_table(results: dict[str, list[OpenLoopResult]]) -> str:
-    head = ["due", "done", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "sustained"]
-    lines = [f"{'':10}" + "".join(f"{h:>10}" for h in head)]
+    head = ["due", "done", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "CPU ms/req"]
+    lines = [f"{'':10}" + "".join(f"{h:>11}" for h in head) + f"{'sustained':>11}"]
     for name, runs in results.items():
         for r in runs:
             values = [r.due, r.completed, r.errors, f"{r.achieved_rate:.1f}"]
-            values += [f"{r.percentile(q):.1f}" for q in (50, 95, 99)] + [str(r.sustained)]
-            lines.append(f"{name:10}" + "".join(f"{v:>10}" for v in values))
+            values += [f"{r.percentile(q):.1f}" for q in (50, 95, 99)]
+            values += [f"{r.cpu_ms_per_request:.2f}", str(r.sustained)]
+            lines.append(f"{name:10}" + "".join(f"{v:>11}" for v in values))
     p95 = {name: statistics.median(r.percentile(95) for r in rs) for name, rs in results.items()}
+    cpu = {n: statistics.median(r.cpu_ms_per_request for r in rs) for n, rs in results.items()}
     lines.append(f"median p95: ours {p95['ours']:.1f} ms, bare {p95['bare']:.1f} ms")
+    ratio = cpu["ours"] / cpu["bare"] if cpu["bare"] else float("nan")
+    lines.append(f"median CPU ms/req: ours {cpu['ours']:.2f}, bare {cpu['bare']:.2f}, {ratio:.2f}x")
     return "\n".join(lines)
 
 
@@ -134,9 +138,17 @@ def quota(servers: dict[str, Server], args: argparse.Namespace) -> None:
         print(f"-- fixed {args.rate:.0f} req/s, open loop, {args.quota_seconds} s x 2 rounds")
         print("   (target: ours sustained with p95 < 200 ms)")
         fixed = alternate(
-            2, lambda name, n: run_open_loop(servers[name].port, args.rate, args.quota_seconds, n)
+            2, lambda name, n: fixed_rate(servers[name], args.rate, args.quota_seconds, n)
         )
         print(openloop_table(fixed))
+
+
+def fixed_rate(server: Server, rate: float, seconds: float, seed: int) -> OpenLoopResult:
+    """An open-loop run, with the CPU the server's processes spent per answered request."""
+    before = server.cpu_seconds()
+    result = run_open_loop(server.port, rate, seconds, seed)
+    result.cpu_ms_per_request = (server.cpu_seconds() - before) * 1000 / max(result.completed, 1)
+    return result
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ class OpenLoopResult:
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     wall_seconds: float = 0.0
+    cpu_ms_per_request: float = 0.0  # the server's, filled in by the caller that can see it
 
     @property
     def completed(self) -> int:

@@ -1,11 +1,12 @@
 """Where the service's CPU per request goes: cProfile over the load mix, in process.
 
-    .venv/bin/python bench/service_profile.py [--requests 3000]
+    .venv/bin/python bench/service_profile.py [--requests 3000] [--rounds 5]
 
 Drives the real app and the bare app with Flask's test client (no sockets, no gunicorn; the
-same overhead for both), then prints the CPU per request of each and, for the service, the
-cumulative time of each per-request step. Metrics use prometheus-client's multiprocess mode
-as under gunicorn, and the JSON log lines go to /dev/null.
+same overhead for both), alternating, then prints the median CPU per request of each (CPU
+time, so other processes on a shared machine disturb it less than wall time) and, for the
+service, the cumulative time of each per-request step. Metrics use prometheus-client's
+multiprocess mode as under gunicorn, and the JSON log lines go to /dev/null.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import cProfile
 import os
 import pstats
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -29,7 +31,7 @@ STEPS = [
     ("after request: total (observe._finish)", "service/observe.py", "_finish"),
     ("  metrics: counter + histogram", "service/metrics.py", "observe"),
     ("  activity: users seen", "service/activity.py", "seen"),
-    ("  JSON log line", "service/logs.py", "log_fields"),
+    ("  JSON log line", "service/logs.py", "log_request"),
     ("CORS headers", "service/cors.py", "_add_headers"),
     ("userId check", "service/users.py", "_check_user_id"),
     ("write token check", "service/users.py", "_require_token"),
@@ -78,6 +80,7 @@ def _step_table(stats: pstats.Stats, requests: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="onebox-profile-") as tmp:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tmp  # before prometheus_client is imported
@@ -90,12 +93,16 @@ def main() -> None:
             for client in (ours, bare):
                 _seed(client)
                 _drive(client, 200)  # warm-up
-            bare_cpu = _drive(bare, args.requests)
-            ours_cpu = _drive(ours, args.requests)
+            cpu: dict[str, list[float]] = {"ours": [], "bare": []}
+            for _ in range(args.rounds):
+                cpu["bare"].append(_drive(bare, args.requests))
+                cpu["ours"].append(_drive(ours, args.requests))
+            ours_cpu, bare_cpu = (statistics.median(cpu[name]) for name in ("ours", "bare"))
             profile = cProfile.Profile()
             profile.runcall(_drive, ours, args.requests)
     per = 1e6 / args.requests
-    print(f"CPU per request, test client, {args.requests} requests of the 80/20 mix:")
+    print(f"CPU per request, test client, {args.requests} requests of the 80/20 mix,", end=" ")
+    print(f"median of {args.rounds} rounds:")
     print(f"  ours {ours_cpu * per:.0f} us, bare {bare_cpu * per:.0f} us,", end=" ")
     print(f"ours/bare {ours_cpu / bare_cpu:.2f}x")
     total = pstats.Stats(profile).total_tt  # type: ignore[attr-defined]

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gunicorn import glogging
+
 # prometheus_client picks its multiprocess mode when first imported, and the log formatter
 # below imports the service package, so the directory must be named before anything else.
 # The unit sets it under /run/onebox; elsewhere it is private to this master.
@@ -28,11 +30,18 @@ raw_env = [f"APP_VERSION={_version_file.read_text().strip()}"] if _version_file.
 
 # -- serving ---------------------------------------------------------------------------------
 bind = ["127.0.0.1:8000"]
-# Two processes so one crash or one slow request never takes the box down; threads for the
-# time spent waiting on SQLite's fsync. More workers would only contend for the one vCPU.
+# Two processes so one crash or one slow request never takes the box down; more would only
+# contend for the one vCPU. gthread, not sync: idle keep-alive connections wait in the poller
+# without holding a worker, and a connection silent for 5 s is parked there too (gunicorn's
+# docs: sync workers need a buffering proxy in front, and port 80 faces clients directly).
+# Two threads each, a trade-off measured by bench/service_workers.py (fixed 100 req/s under a
+# t2.micro's 10 % CPU quota, median p95): 1 thread 165 ms, 2 threads 278 ms, 4 threads 937 ms
+# (threads share the throttled CPU, so every request in flight slows at once). We keep two:
+# a client that trickles its request holds its thread until it is done, and with one thread
+# two such clients would take all the box's capacity; with two they take half.
 workers = 2
 worker_class = "gthread"
-threads = 4
+threads = 2
 # A worker silent this long is killed and replaced (the request timeout of seed 002).
 timeout = 30
 # SIGTERM lets in-flight requests finish for this long; onebox.service's TimeoutStopSec (45 s)
@@ -68,6 +77,20 @@ logconfig_dict = {
         "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
     },
 }
+
+
+class _NoAccessLog(glogging.Logger):  # type: ignore[misc]  # gunicorn ships no types
+    """gunicorn's logger without its access log: the app writes one JSON line per request.
+
+    With logconfig_dict set, gunicorn builds each request's access-log fields (about 16 us)
+    before finding that gunicorn.access has no handler; this skips that work.
+    """
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        return None
+
+
+logger_class = _NoAccessLog
 
 
 # -- hooks -----------------------------------------------------------------------------------

@@ -62,11 +62,24 @@ class Metrics:
             buckets=buckets,
             registry=self.registry,
         )
+        # (method, route, status) -> its counter and histogram children. `labels()` validates,
+        # stringifies and locks on every call; the children never change, so look them up once.
+        # Bounded: methods are folded into KNOWN_METHODS, routes are templates, statuses few.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         method = method if method in KNOWN_METHODS else "OTHER"
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._children[key] = children
+        counter, histogram = children
+        counter.inc()
+        histogram.observe(seconds)
 
     def families(self) -> Iterable[Metric]:
         """Every worker's request metrics (this process's alone outside gunicorn)."""
