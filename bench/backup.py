@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
+from localbox.moto import aws_environment, moto_server  # noqa: E402
 from service.db import MIGRATIONS  # noqa: E402
-from tests.aws import aws_environment, moto_server  # noqa: E402
 
 PY = sys.executable
 UPLOAD = "import boto3,sys; boto3.client('s3').upload_file(sys.argv[1], sys.argv[2], sys.argv[3])"
