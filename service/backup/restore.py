@@ -89,13 +89,17 @@ def _checkpoint(database: Path) -> None:
     try:
         with closing(sqlite3.connect(database, timeout=1)) as conn:
             busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            # The checkpoint only notices a transaction in progress; an idle connection (a
+            # gunicorn worker between requests) would go on writing to the replaced file.
+            # Leaving WAL mode needs sole access, so it fails while anyone has the file open.
+            mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise DatabaseBusy(f"{str(database)!r} is in use: {exc}") from exc
         return  # not a usable database: nothing in it to preserve
     except sqlite3.DatabaseError:
         return  # corrupt or not SQLite: replacing it is the point of the restore
-    if busy:
+    if busy or mode != "delete":
         raise DatabaseBusy(f"{str(database)!r} is in use; stop onebox.service first")
 
 

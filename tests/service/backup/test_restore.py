@@ -18,6 +18,7 @@ from service.backup import commands
 from service.backup.restore import DatabaseBusy
 from service.backup.s3 import VerifyError
 from service.backup.snapshot import SnapshotError
+from service.db import SqliteStore
 from tests.service.backup.conftest import fill
 
 
@@ -157,6 +158,21 @@ def test_a_database_held_open_by_a_writer_is_not_replaced(
             commands.restore_database(replace(settings, database=other), force=True)
         writer.execute("COMMIT")
     assert ("in_flight", 1) in dump(other)["service_meta"]
+
+
+def test_a_database_the_service_holds_open_between_requests_is_not_replaced(
+    settings: commands.Settings, backed_up: str, other: Path
+) -> None:
+    store = SqliteStore(str(other))  # what a gunicorn worker holds: an idle open connection
+    store.update_state("alice", {"isMuted": True}, "now")
+    try:
+        with pytest.raises(DatabaseBusy, match="in use"):
+            commands.restore_database(replace(settings, database=other), force=True)
+        store.update_state("carol", {"isMuted": True}, "later")  # still the live database
+    finally:
+        store.close()
+    users = {row[0] for row in dump(other)["user_states"]}
+    assert {"alice", "carol"} <= users
 
 
 def test_a_named_backup_is_restored_instead_of_the_newest(
