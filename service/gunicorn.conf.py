@@ -9,6 +9,8 @@ import importlib
 import logging
 import os
 import shutil
+import socket
+import struct
 import sys
 import time
 from pathlib import Path
@@ -42,8 +44,15 @@ bind = ["127.0.0.1:8000"]
 workers = 2
 worker_class = "gthread"
 threads = 2
-# A worker silent this long is killed and replaced (the request timeout of seed 002).
+# A worker whose main loop is silent this long is killed and replaced. Under gthread this is
+# a heartbeat, not a request timeout: a request is bounded by CLIENT_READ_TIMEOUT while it is
+# read (below) and by SQLite's busy_timeout (5 s) while it is served (seed 002's timeouts).
 timeout = 30
+# gthread reads a request with a blocking socket and no deadline, so a client that sends part
+# of a request and stops would hold a thread forever, and a handful would hold the box.
+# SO_RCVTIMEO on the listening socket (accepted sockets inherit it) ends each such read after
+# this many seconds; idle keep-alive connections wait in the poller and are not affected.
+CLIENT_READ_TIMEOUT = 10
 # SIGTERM lets in-flight requests finish for this long; onebox.service's TimeoutStopSec (45 s)
 # is above it, so systemd never SIGKILLs a draining worker.
 graceful_timeout = 30
@@ -123,12 +132,20 @@ def on_reload(server: Any) -> None:
     configure()
 
 
+def limit_client_reads(listeners: list[Any], seconds: int) -> None:
+    """Give every connection accepted from `listeners` a receive timeout of `seconds`."""
+    value = struct.pack("ll", seconds, 0)  # struct timeval
+    for listener in listeners:
+        listener.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+
+
 def when_ready(server: Any) -> None:
-    """Master: log shutdown_initiated when a stop signal arrives (gunicorn has no hook)."""
+    """Master: bound client reads; log shutdown_initiated when a stop signal arrives."""
     from service.logs import configure
     from service.shutdown import wrap_master_signal
 
     configure()
+    limit_client_reads(server.LISTENERS, CLIENT_READ_TIMEOUT)
     # The arbiter looks its handlers up by name each time a signal is processed.
     for name in ("term", "int", "quit"):
         handler = getattr(server, f"handle_{name}")

@@ -10,10 +10,11 @@ import http.client
 import json
 import os
 import signal
+import socket
 import sqlite3
 import threading
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import closing, suppress
 from typing import Any
 
 import pytest
@@ -149,3 +150,23 @@ def test_every_line_the_service_writes_is_json(start_service: Callable[..., Serv
     requests = [e for e in entries if "statusCode" in e and e["path"] != "/api/health/ready"]
     assert [e["statusCode"] for e in requests] == [200, 400, 404]
     assert {e["level"] for e in entries if e.get("logger") == "gunicorn.error"} <= {"info"}
+
+
+def test_clients_that_stall_mid_request_are_cut_off_and_cannot_hold_the_service(
+    start_service: Callable[..., Service],
+) -> None:
+    service = start_service()
+    stalled = []
+    try:
+        for _ in range(4):  # as many as the 2 workers x 2 threads there are
+            sock = socket.create_connection(("127.0.0.1", service.port), timeout=25)
+            sock.sendall(b"GET /api/health/live HTTP/1.1\r\n")  # and never the rest
+            stalled.append(sock)
+        for sock in stalled:  # each read ends after CLIENT_READ_TIMEOUT (10 s): EOF, not a hang
+            with suppress(ConnectionResetError):
+                assert sock.recv(1) == b""
+        status, body = call(service, "GET", "/api/health/live")
+    finally:
+        for sock in stalled:
+            sock.close()
+    assert (status, body["status"]) == (200, "alive")
