@@ -72,7 +72,7 @@ if settings.running:  # running=false: no instance, no address; bucket, topic, b
             release_parameter_arn=release.parameter_arn,
             metrics_namespace=namespace,
             restore_bucket=settings.restore_from_bucket,
-            boot_after=[release],
+            boot_after=[release, network],  # network: the egress the final backup needs
             tags=tags(stack, "server"),
         ),
     )

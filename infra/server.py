@@ -42,8 +42,8 @@ class Server(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ServerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("onebox:server:Server", name, None, opts)
-        profile = self._profile(name, args)
-        instance = self._instance(name, args, profile)
+        profile, grants = self._profile(name, args)
+        instance = self._instance(name, args, profile, grants)
         address = aws.ec2.Eip(
             f"{name}-ip", domain="vpc", tags=args.tags, opts=pulumi.ResourceOptions(parent=self)
         )
@@ -56,7 +56,10 @@ class Server(pulumi.ComponentResource):
         self.instance_id, self.public_ip = instance.id, address.public_ip
         self.register_outputs({"instance_id": self.instance_id, "public_ip": self.public_ip})
 
-    def _profile(self, name: str, args: ServerArgs) -> aws.iam.InstanceProfile:
+    def _profile(
+        self, name: str, args: ServerArgs
+    ) -> tuple[aws.iam.InstanceProfile, list[pulumi.Resource]]:
+        """The instance profile, and the grants the box needs from first boot to final backup."""
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-role",
@@ -70,11 +73,14 @@ class Server(pulumi.ComponentResource):
                 policies.instance_policy(arns[0], arns[1], args.metrics_namespace, restore_arn)
             )
         )
-        aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=document, opts=child)
-        aws.iam.RolePolicyAttachment(
-            f"{name}-ssm-core", role=role.name, policy_arn=SSM_CORE_POLICY, opts=child
-        )
-        return aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
+        grants: list[pulumi.Resource] = [
+            aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=document, opts=child),
+            aws.iam.RolePolicyAttachment(
+                f"{name}-ssm-core", role=role.name, policy_arn=SSM_CORE_POLICY, opts=child
+            ),
+        ]
+        profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
+        return profile, grants
 
     def _ami(self, args: ServerArgs) -> pulumi.Input[str]:
         if args.ami_id is not None:
@@ -85,11 +91,19 @@ class Server(pulumi.ComponentResource):
         return parameter.value
 
     def _instance(
-        self, name: str, args: ServerArgs, profile: aws.iam.InstanceProfile
+        self,
+        name: str,
+        args: ServerArgs,
+        profile: aws.iam.InstanceProfile,
+        grants: list[pulumi.Resource],
     ) -> aws.ec2.Instance:
         options = pulumi.ResourceOptions(
             parent=self,
-            depends_on=list(args.boot_after),
+            # Pulumi deletes a resource as soon as nothing depends on it: without these, a
+            # pause or destroy would revoke the box's S3 grant (and egress) before terminating
+            # it, and its final backup would be refused. Depending on them also means the
+            # first boot never races the policy.
+            depends_on=[*args.boot_after, *grants],
             # delete_before_replace: the old box's shutdown runs its final backup, then the
             # new box's first boot restores that newest backup. Create-before-delete would boot
             # the new box (restoring an older backup) while the old one still takes writes,

@@ -63,6 +63,19 @@ def test_the_box_boots_only_after_its_release_is_uploaded_and_pointed_at(dev_run
     assert any("onebox-release-archive" in urn for urn in pointer.options["depends_on"])
 
 
+def test_the_box_is_terminated_before_its_grants_and_egress_go_so_its_final_backup_lands(
+    dev_run: Run,
+) -> None:
+    (instance,) = dev_run.of_type(INSTANCE)
+    depends = instance.options["depends_on"]
+    assert any(urn.endswith("::onebox-policy") for urn in depends)  # s3:PutObject on backups/
+    assert any(urn.endswith("::onebox-ssm-core") for urn in depends)
+    egress = dev_run.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+    assert egress
+    for rule in egress:  # HTTPS to S3 among them
+        assert any(urn.endswith(f"::{rule.name}") for urn in depends)
+
+
 def test_children_are_parented_and_named_after_their_component(dev_run: Run) -> None:
     components = {r.name: r.type for r in dev_run.resources if r.type.startswith("onebox:")}
     assert set(components.values()) == {
