@@ -11,18 +11,22 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.config import Config
 
+from service import aws
 from service.agent.release import CHUNK, Release, ReleaseError, parse_release
-
-RETRIES = Config(
-    retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30
-)
 
 
 def clients() -> tuple[Any, Any]:
-    """(ssm, s3) clients for the region and endpoint in the environment."""
-    return boto3.client("ssm", config=RETRIES), boto3.client("s3", config=RETRIES)
+    """(ssm, s3) clients for the region and endpoint in the environment.
+
+    The region is passed explicitly: the box's env file sets AWS_REGION, which this botocore
+    does not read by itself (only AWS_DEFAULT_REGION).
+    """
+    region, config = aws.region(), aws.config()
+    return (
+        boto3.client("ssm", region_name=region, config=config),
+        boto3.client("s3", region_name=region, config=config),
+    )
 
 
 def read_release(ssm: Any, parameter: str) -> Release:

@@ -16,7 +16,8 @@ from typing import Any
 import boto3
 from boto3.s3.transfer import TransferConfig
 
-from service.backup import aws, keys
+from service import aws
+from service.backup import keys
 
 CHUNK = 1024 * 1024
 # Small parts, two at a time: the box has 1 GiB and the web service comes first.

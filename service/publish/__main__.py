@@ -14,8 +14,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
-from service import config, logs
-from service.backup import aws, state
+from service import aws, config, logs
+from service.backup import state
 from service.publish.loop import Publisher, PublishSettings
 
 PUBLISH_ATTEMPTS = 2  # the breaker handles longer outages; a call must end well within a minute

@@ -15,7 +15,8 @@ from typing import Any
 import boto3
 import pytest
 
-from service.backup import aws, state
+from service import aws
+from service.backup import state
 from service.publish import breaker as breaker_module
 from service.publish import scrape
 from service.publish.breaker import CLOSED, OPEN, CircuitBreaker

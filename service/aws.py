@@ -1,7 +1,8 @@
 """AWS clients with bounded time: botocore's standard retries and short timeouts, nothing else.
 
-Kept apart from `s3` so the metrics publisher gets a CloudWatch client without loading boto3's
-S3 transfer machinery (its memory budget is 50 MB). AWS_ENDPOINT_URL points at an emulator.
+Shared by the backup command, the publisher and the deploy agent. It imports no boto3, so the
+metrics publisher gets a CloudWatch client without S3's transfer machinery (its memory budget
+is 50 MB). AWS_ENDPOINT_URL points at an emulator.
 """
 
 from __future__ import annotations

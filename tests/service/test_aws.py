@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.backup import aws
+from service import aws
 
 
 def test_clients_use_standard_retries_with_bounded_attempts_and_timeouts() -> None:
