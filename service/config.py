@@ -161,7 +161,7 @@ SETTINGS: tuple[Setting, ...] = (
         "RESTORE_BUCKET",
         "",
         _text,
-        "bucket the first-boot restore reads from; empty: APP_BACKUP_BUCKET",
+        "bucket a first-boot restore falls back to while APP_BACKUP_BUCKET has no backup",
     ),
     Setting(
         "APP_METRICS_NAMESPACE",

@@ -111,6 +111,22 @@ def _choose(s3: Any, bucket: str, prefix: str, key: str | None) -> str | None:
     return stored[0].key if stored else None
 
 
+def _source(s3: Any, cfg: Settings, key: str | None) -> tuple[str, str | None]:
+    """The bucket to restore from and the backup in it (None: no backup anywhere).
+
+    The stack's own bucket comes first and APP_RESTORE_BUCKET only when the own bucket has no
+    backup: once the new stack has backed up, its own backups are newer than anything in the
+    bucket it was seeded from, and a later first boot (a replacement, a resume) reading the
+    old bucket again would silently go back in time.
+    """
+    buckets = [b for b in dict.fromkeys([cfg.bucket, cfg.restore_bucket]) if b]
+    for bucket in buckets:
+        stored = [backup.key for backup in bucket_io.listing(s3, bucket, cfg.prefix)]
+        if stored and (key is None or key in stored):
+            return bucket, key or stored[0]
+    return ", ".join(buckets), None
+
+
 def restore_database(
     cfg: Settings, key: str | None = None, force: bool = False, if_missing: bool = False
 ) -> dict[str, Any]:
@@ -120,17 +136,17 @@ def restore_database(
     an empty bucket means a fresh database; both succeed. Otherwise an existing non-empty
     database is only replaced with `force`.
     """
-    bucket = cfg.restore_bucket or cfg.bucket
     if restore.has_data(cfg.database) and not force:
         if if_missing:
             return {"event": "restore_skipped", "reason": "database exists (not a first boot)"}
         raise Refused(f"{str(cfg.database)!r} exists and is not empty; pass --force to replace it")
     s3 = bucket_io.client("s3")
-    chosen = _choose(s3, bucket, cfg.prefix, key)
+    bucket, chosen = _source(s3, cfg, key)
     if chosen is None:
-        if if_missing:
+        if if_missing and key is None:
             return {"event": "restore_skipped", "reason": f"no backup in s3://{bucket}"}
-        raise Refused(f"no backup under s3://{bucket}/{cfg.prefix}/")
+        missing = f"{key} is not" if key else "no backup is"
+        raise Refused(f"{missing} under s3://{bucket}/{cfg.prefix}/")
     cfg.database.parent.mkdir(parents=True, exist_ok=True)
     with exclusive(cfg.database.parent / ".backup.lock"):
         verified = restore.fetch_verified(s3, bucket, chosen, cfg.database.parent)

@@ -231,3 +231,17 @@ def test_first_boot_reads_the_restore_bucket_when_one_is_given(
     result = commands.restore_database(moved, if_missing=True)
     assert result["bucket"] == settings.bucket
     assert len(dump(moved.database)["user_states"]) == 50
+
+
+def test_once_the_new_stack_has_backups_a_first_boot_ignores_the_bucket_it_was_seeded_from(
+    settings: commands.Settings, backed_up: str, tmp_path: Path, s3: Any
+) -> None:
+    new_bucket = f"{settings.bucket}-own"
+    s3.create_bucket(Bucket=new_bucket)
+    moved = replace(settings, bucket=new_bucket, restore_bucket=settings.bucket)
+    fill(moved.database, 7, start=800)  # the new stack wrote more, then backed up
+    commands.backup(moved)
+    replacement = replace(moved, database=tmp_path / "replacement.db")
+    result = commands.restore_database(replacement, if_missing=True)
+    assert result["bucket"] == new_bucket
+    assert dump(replacement.database) == dump(moved.database)
