@@ -92,6 +92,9 @@ class BackupBucket(pulumi.ComponentResource):
                     "status": "Enabled",
                     "filter": {"prefix": ""},
                     "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_days},
+                    # Only delete markers with no version left behind them: retention leaves
+                    # one per pruned backup, and they would pile up and slow every listing.
+                    "expiration": {"expired_object_delete_marker": True},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
                 }
             ],

@@ -12,10 +12,10 @@ re-check the pages above before relying on a figure. AWS Budgets without actions
 parameters, SNS e-mail (first 1,000 a month) and the first 100 GB a month of data out cost nothing.
 
 freeTier "legacy": the 12-month free tier of accounts created before 2025-07-15 (750 h of
-t2.micro/t3.micro, 750 h of public IPv4, 30 GB of EBS, 5 GB of S3 with 20,000 GETs and 2,000
-PUT/LIST). "none": accounts created later (credits instead of allowances) or older than 12
-months; only the always-free allowances (CloudWatch: 10 metrics, 10 alarm metrics, 3
-dashboards) apply.
+t2.micro, or t3.micro where t2.micro is not offered, which is not us-east-1; 750 h of public
+IPv4, 30 GB of EBS, 5 GB of S3 with 20,000 GETs and 2,000 PUT/LIST). "none": accounts created
+later (credits instead of allowances) or older than 12 months; only the always-free allowances
+(CloudWatch: 10 metrics, 10 alarm metrics, 3 dashboards) apply.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ FREE = {
              "s3_put_list": 0.0, "s3_get": 0.0},
 }  # fmt: skip
 ALWAYS_FREE = {"custom_metrics": 10, "alarm_metrics": 10, "dashboards": 3}
-FREE_TIER_INSTANCE_TYPES = ("t2.micro", "t3.micro")
+# t3.micro is free only in regions without t2.micro; this table is us-east-1, which has it.
+FREE_TIER_INSTANCE_TYPES = ("t2.micro",)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,9 @@ def test_free_tier_hours_apply_only_to_eligible_instance_types() -> None:
     items = costs.breakdown(Usage(instance_type="t3.small"), "legacy")
     assert items["ec2_instance"] == pytest.approx(HOURS * 0.0208)  # 15.184
     assert items["public_ipv4"] == 0.0
+    # t3.micro is free only where t2.micro is not offered; us-east-1 offers it.
+    t3 = costs.breakdown(Usage(instance_type="t3.micro"), "legacy")
+    assert t3["ec2_instance"] == pytest.approx(HOURS * 0.0104)  # 7.592
 
 
 def test_a_paused_stack_costs_only_the_bucket_and_monitoring() -> None:

@@ -139,9 +139,19 @@ def test_ckv_aws_300_incomplete_multipart_uploads_are_aborted(dev_run: Run) -> N
 def test_no_lifecycle_rule_can_delete_the_newest_backup(dev_run: Run) -> None:
     (lifecycle,) = dev_run.of_type(LIFECYCLE)
     for rule in lifecycle.inputs["rules"]:
-        assert "expiration" not in rule, "expiration deletes current objects"
+        # Expiration by days or date deletes current objects; expiring orphaned delete markers
+        # (no version left behind them) is the only kind allowed.
+        assert rule.get("expiration", {}) in ({}, {"expiredObjectDeleteMarker": True})
         assert "transitions" not in rule
         assert rule["noncurrentVersionExpiration"]["noncurrentDays"] == 7
+
+
+def test_orphaned_delete_markers_are_cleaned_up(dev_run: Run) -> None:
+    (lifecycle,) = dev_run.of_type(LIFECYCLE)
+    assert any(
+        rule.get("expiration") == {"expiredObjectDeleteMarker": True}
+        for rule in lifecycle.inputs["rules"]
+    )
 
 
 def test_bucket_policy_denies_requests_without_tls(dev_run: Run) -> None:
