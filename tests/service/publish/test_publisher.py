@@ -20,22 +20,15 @@ from service.backup import state
 from service.publish import breaker as breaker_module
 from service.publish import scrape
 from service.publish.breaker import CLOSED, OPEN, CircuitBreaker
+from service.publish.cloudwatch import CONTRACT
 from service.publish.loop import Publisher, PublishSettings
 from tests.aws import aws_environment
 from tests.service.publish.conftest import FakeServer
 from tests.service.publish.test_scrape import TEXT
 from tests.support import ROOT, free_port, wait_until
 
-CONTRACT_NAMES = {
-    "Requests",
-    "Errors5xx",
-    "LatencyP95",
-    "ActiveUsers",
-    "Healthy",
-    "BackupAgeSeconds",
-    "MemoryUsedPercent",
-    "DiskUsedPercent",
-}
+# The names themselves are pinned, with their units, in test_cloudwatch.py.
+CONTRACT_NAMES = set(CONTRACT)
 
 
 class Counting:
