@@ -1,0 +1,166 @@
+"""The facts the box, the infrastructure, the local box and the tests share, stated once.
+
+Stdlib only, no I/O: the infrastructure (`infra/`) may import this module and `service.config`
+and nothing else of `service`. A path, unit name, S3 prefix, metric name or alarm's priority
+that appears anywhere else is imported from here, or checked against it by a test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+# -- the box's paths -----------------------------------------------------------------------------
+BOX_ROOT = "/opt/onebox"  # releases/<version>/ and the `current` symlink
+CURRENT = f"{BOX_ROOT}/current"  # the live release; every unit's WorkingDirectory
+VENV = f"{BOX_ROOT}/venv"  # the virtualenv every unit's python comes from
+BOX_PYTHON = f"{VENV}/bin/python"
+STATE_DIR = "/var/lib/onebox"  # StateDirectory=onebox: the database and the backup state
+DATABASE = f"{STATE_DIR}/onebox.db"
+ENV_FILE = "/etc/onebox/onebox.env"  # the APP_* values the infrastructure writes
+SYSTEMD_DIR = "/etc/systemd/system"
+
+# -- systemd units (files of service/deploy/) ----------------------------------------------------
+WEB_UNIT = "onebox.service"  # gunicorn
+SOCKET_UNIT = "onebox.socket"  # holds the listening port across restarts
+DATA_UNIT = "onebox-data.service"  # restore before the web unit, final backup after it
+BACKUP_UNIT = "onebox-backup.service"
+BACKUP_TIMER = "onebox-backup.timer"
+PUBLISH_UNIT = "onebox-publish.service"
+AGENT_UNIT = "onebox-agent.service"
+AGENT_TIMER = "onebox-agent.timer"
+UNITS = (
+    WEB_UNIT,
+    SOCKET_UNIT,
+    DATA_UNIT,
+    BACKUP_UNIT,
+    BACKUP_TIMER,
+    PUBLISH_UNIT,
+    AGENT_UNIT,
+    AGENT_TIMER,
+)
+
+# -- backups -------------------------------------------------------------------------------------
+BACKUP_PREFIX = "backups"  # s3://<bucket>/backups/<UTC time>-<host>.sqlite.gz
+BACKUP_EVERY_SECONDS = 300  # onebox-backup.timer's OnCalendar (a test holds the two equal)
+BACKUP_MISSED_RUNS = 3  # the backup alarms fire after this many missed runs
+BACKUP_STALE_SECONDS = BACKUP_EVERY_SECONDS * BACKUP_MISSED_RUNS
+
+# -- releases ------------------------------------------------------------------------------------
+RELEASE_PREFIX = "releases"  # s3://<bucket>/releases/<sha256>.tar.gz
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def release_key(sha256: str) -> str:
+    """The S3 key of the release archive whose SHA-256 is `sha256`."""
+    return f"{RELEASE_PREFIX}/{sha256}.tar.gz"
+
+
+def release_parameter(stack: str) -> str:
+    """The SSM parameter that points the box at its release."""
+    return f"/onebox/{stack}/release"
+
+
+class ReleaseError(ValueError):
+    """A release pointer is malformed or not what it claims to be; the message names the value."""
+
+
+@dataclass(frozen=True)
+class ReleasePointer:
+    """What the release parameter holds: the version is the archive's SHA-256."""
+
+    version: str
+    key: str
+    sha256: str
+
+    @staticmethod
+    def of(sha256: str) -> ReleasePointer:
+        return ReleasePointer(version=sha256, key=release_key(sha256), sha256=sha256)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> ReleasePointer:
+        """The pointer in the parameter's JSON value, validated field by field."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ReleaseError(f"release parameter {text[:80]!r} is not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ReleaseError(f"release parameter {text[:80]!r} is not a JSON object")
+        fields: dict[str, str] = {}
+        for name in ("version", "key", "sha256"):
+            value = data.get(name)
+            if not isinstance(value, str) or not value:
+                raise ReleaseError(
+                    f"release parameter: {name}={value!r} is missing or not a string"
+                )
+            fields[name] = value
+        pointer = ReleasePointer(**fields)
+        for name in ("version", "sha256"):
+            if not _SHA256.fullmatch(fields[name]):
+                raise ReleaseError(f"release parameter: {name}={fields[name]!r} is not a sha256")
+        if pointer.key != release_key(pointer.sha256):
+            raise ReleaseError(
+                f"release parameter: key={pointer.key!r} is not {release_key('<sha256>')}"
+            )
+        return pointer
+
+
+# -- metrics -------------------------------------------------------------------------------------
+def metrics_namespace(stack: str) -> str:
+    """The CloudWatch namespace of the box's custom metrics."""
+    return f"Onebox/{stack}"
+
+
+METRIC_DIMENSION = "InstanceId"
+# CloudWatch custom metrics the publisher sends: name -> unit. Alarms and the dashboard read them.
+CLOUDWATCH_METRICS: dict[str, str] = {
+    "Requests": "Count",
+    "Errors5xx": "Count",
+    "LatencyP95": "Milliseconds",
+    "ActiveUsers": "Count",
+    "Healthy": "None",
+    "BackupAgeSeconds": "Seconds",
+    "MemoryUsedPercent": "Percent",
+    "DiskUsedPercent": "Percent",
+}
+# Prometheus names: the service serves the first two on /metrics; the backup job writes the last
+# to a node_exporter textfile-collector file.
+PROM_REQUESTS = "onebox_http_requests"  # counter: onebox_http_requests_total
+PROM_LATENCY = "onebox_http_request_duration_seconds"  # histogram
+PROM_BACKUP_LAST_SUCCESS = "onebox_backup_last_success_timestamp_seconds"  # gauge
+PROM_JOB = "onebox"  # the scrape job the rules select
+
+# -- alarms --------------------------------------------------------------------------------------
+Priority = Literal["P1", "P2", "P3", "P4"]
+Severity = Literal["critical", "warning"]
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """One alarm's incident level: `priority` sets the response time (RUNBOOK), `severity` who
+    is woken (critical pages now; warning is looked at within the working day)."""
+
+    key: str  # the CloudWatch alarm key (infra/alarm_specs.py)
+    priority: Priority
+    severity: Severity
+    prometheus: tuple[str, ...] = ()  # the Prometheus alerts that mirror it
+
+
+ALARMS: tuple[Alarm, ...] = (
+    Alarm("heartbeat-missing", "P1", "critical", ("OneboxDown", "OneboxHeartbeatMissing")),
+    Alarm("status-system", "P1", "critical"),
+    Alarm("status-instance", "P1", "critical"),
+    Alarm("error-rate", "P2", "critical", ("OneboxHighErrorRate",)),
+    Alarm("latency-p95", "P2", "warning", ("OneboxLatencyP95AboveSLO",)),
+    Alarm("backup-age", "P2", "warning", ("OneboxBackupStale", "OneboxBackupAgeUnknown")),
+    Alarm("disk-used", "P2", "warning"),
+    Alarm("cpu-high", "P3", "warning", ("OneboxHighCpu",)),
+    Alarm("cpu-credits-low", "P3", "warning"),
+    Alarm("memory-used", "P3", "warning"),
+)
+ALARMS_BY_KEY = {alarm.key: alarm for alarm in ALARMS}
