@@ -1,4 +1,5 @@
-"""The APP_* environment contract: every setting the service reads, its default and its meaning.
+"""The APP_* environment contract: every setting a process on the box reads (the web service,
+the backup job, the metrics publisher and the deploy agent), its default and its meaning.
 
 This table is the single source of truth; the README's table is checked against it by a test.
 Values are parsed and validated here, so a bad value stops the process at start-up with a
@@ -7,9 +8,12 @@ message that names the variable and the value, instead of failing on the first r
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from service.contract import BACKUP_PREFIX, BOX_ROOT, WEB_UNIT, metrics_namespace
 
 ENVIRONMENTS = ("production", "development", "test")
 
@@ -23,6 +27,27 @@ def _positive_int(raw: str) -> int:
     if value <= 0:
         raise ValueError("must be a positive whole number")
     return value
+
+
+def _positive_number(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _keep(raw: str) -> int:
+    value = int(raw)
+    if value < 2:
+        raise ValueError("must be a whole number of at least 2 (the current and the previous)")
+    return value
+
+
+def _command(raw: str) -> tuple[str, ...]:
+    argv = tuple(shlex.split(raw))
+    if not argv:
+        raise ValueError("must name a command")
+    return argv
 
 
 def _percent(raw: str) -> float:
@@ -131,7 +156,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "APP_BACKUP_PREFIX",
         "BACKUP_PREFIX",
-        "backups",
+        BACKUP_PREFIX,
         _text,
         "key prefix of the backups in the bucket",
     ),
@@ -157,6 +182,14 @@ SETTINGS: tuple[Setting, ...] = (
         "JSON file the backup writes on success; empty: backup-state.json beside APP_DATABASE",
     ),
     Setting(
+        "APP_BACKUP_TEXTFILE",
+        "BACKUP_TEXTFILE",
+        "",
+        _text,
+        "node_exporter textfile-collector file the backup job writes "
+        "onebox_backup_last_success_timestamp_seconds to; empty: not written",
+    ),
+    Setting(
         "APP_RESTORE_BUCKET",
         "RESTORE_BUCKET",
         "",
@@ -166,7 +199,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "APP_METRICS_NAMESPACE",
         "METRICS_NAMESPACE",
-        "Onebox/local",
+        metrics_namespace("local"),
         _text,
         "CloudWatch namespace the publisher writes to (Onebox/<stack>)",
     ),
@@ -197,6 +230,48 @@ SETTINGS: tuple[Setting, ...] = (
         "http://169.254.169.254",
         _text,
         "instance metadata service (IMDSv2) the publisher asks for the instance id",
+    ),
+    Setting(
+        "APP_RELEASE_PARAMETER",
+        "RELEASE_PARAMETER",
+        "",
+        _text,
+        "SSM parameter holding the release pointer the deploy agent follows (agent: required)",
+    ),
+    Setting(
+        "APP_RELEASES_ROOT",
+        "RELEASES_ROOT",
+        BOX_ROOT,
+        _text,
+        "directory holding releases/ and the `current` symlink the deploy agent switches",
+    ),
+    Setting(
+        "APP_AGENT_URL",
+        "AGENT_URL",
+        "",
+        _text,
+        "where the deploy agent checks the service; empty: the origin of APP_METRICS_URL",
+    ),
+    Setting(
+        "APP_AGENT_RELOAD_COMMAND",
+        "AGENT_RELOAD_COMMAND",
+        f"systemctl reload {WEB_UNIT}",
+        _command,
+        "the deploy agent's graceful reload of the web service (HUP to gunicorn)",
+    ),
+    Setting(
+        "APP_AGENT_CHECK_SECONDS",
+        "AGENT_CHECK_SECONDS",
+        "60",
+        _positive_number,
+        "how long a new release has to become ready and report its version",
+    ),
+    Setting(
+        "APP_AGENT_KEEP",
+        "AGENT_KEEP",
+        "5",
+        _keep,
+        "installed releases the deploy agent keeps on disk, current and previous included",
     ),
 )
 

@@ -16,9 +16,11 @@ from collections.abc import Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from service.agent import settings, source
+from service import config
+from service.agent import source
 from service.agent.deploy import FAILED, OK, Deployer
 from service.agent.release import ReleaseError
+from service.agent.settings import AgentSettings
 from service.logs import configure, log_event
 
 USAGE = 2
@@ -37,12 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     configure()
     try:
-        config = settings.from_environ(os.environ)
-    except settings.SettingsError as exc:
+        settings = AgentSettings.from_config(config.from_environ(os.environ))
+    except config.ConfigError as exc:
         log_event("agent_misconfigured", level=logging.ERROR, error=str(exc))
         return USAGE
-    config.root.mkdir(parents=True, exist_ok=True)
-    with (config.root / "agent.lock").open("w") as lock:
+    settings.root.mkdir(parents=True, exist_ok=True)
+    with (settings.root / "agent.lock").open("w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -50,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return OK
         ssm, s3 = source.clients()
         try:
-            return Deployer(config, ssm, s3).run(force=args.force)
+            return Deployer(settings, ssm, s3).run(force=args.force)
         except (
             ReleaseError,
             ClientError,

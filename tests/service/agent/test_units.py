@@ -6,9 +6,9 @@ import itertools
 import subprocess
 from datetime import datetime
 
-import pytest
-
-from service.agent.settings import SettingsError, from_environ
+from service import config
+from service.agent.settings import AgentSettings
+from service.contract import BOX_ROOT, CURRENT, ENV_FILE, VENV, WEB_UNIT
 from tests.support import require_tool, unit_directives, unit_environment
 
 REQUIRED = {"APP_RELEASE_PARAMETER": "/onebox/dev/release", "APP_BACKUP_BUCKET": "b"}
@@ -16,14 +16,14 @@ REQUIRED = {"APP_RELEASE_PARAMETER": "/onebox/dev/release", "APP_BACKUP_BUCKET":
 
 def test_the_agent_unit_runs_the_agent_module_from_the_current_release() -> None:
     (exec_start,) = unit_directives("onebox-agent.service", "ExecStart")
-    assert exec_start == "/opt/onebox/venv/bin/python -m service.agent"
-    assert unit_directives("onebox-agent.service", "WorkingDirectory") == ["/opt/onebox/current"]
+    assert exec_start == f"{VENV}/bin/python -m service.agent"
+    assert unit_directives("onebox-agent.service", "WorkingDirectory") == [CURRENT]
     assert unit_directives("onebox-agent.service", "Type") == ["oneshot"]
-    assert "-/etc/onebox/onebox.env" in unit_directives("onebox-agent.service", "EnvironmentFile")
+    assert f"-{ENV_FILE}" in unit_directives("onebox-agent.service", "EnvironmentFile")
     env = unit_environment("onebox-agent.service")
-    settings = from_environ({**env, **REQUIRED})
-    assert str(settings.root) == "/opt/onebox"
-    assert settings.reload_command == ("systemctl", "reload", "onebox.service")
+    settings = AgentSettings.from_config(config.from_environ({**env, **REQUIRED}))
+    assert str(settings.root) == BOX_ROOT
+    assert settings.reload_command == ("systemctl", "reload", WEB_UNIT)
 
 
 def test_the_timer_fires_every_minute_and_catches_up_after_downtime() -> None:
@@ -51,26 +51,4 @@ def test_the_service_unit_names_the_current_symlink_in_pwd_so_a_hup_loads_the_ne
     # gunicorn's default chdir is PWD when it names the working directory; without it gunicorn
     # keeps the resolved release and a HUP re-reads the old gunicorn.conf.py and VERSION.
     directory = unit_directives("onebox.service", "WorkingDirectory")
-    assert unit_environment("onebox.service")["PWD"] == directory[0] == "/opt/onebox/current"
-
-
-@pytest.mark.parametrize(
-    ("env", "named"),
-    [
-        ({}, "APP_RELEASE_PARAMETER"),
-        ({**REQUIRED, "APP_AGENT_KEEP": "1"}, "APP_AGENT_KEEP"),
-        ({**REQUIRED, "APP_AGENT_CHECK_SECONDS": "soon"}, "APP_AGENT_CHECK_SECONDS='soon'"),
-        ({**REQUIRED, "APP_AGENT_RELOAD_COMMAND": " "}, "APP_AGENT_RELOAD_COMMAND"),
-    ],
-)
-def test_bad_agent_settings_are_refused_naming_the_variable(
-    env: dict[str, str], named: str
-) -> None:
-    with pytest.raises(SettingsError, match=named):
-        from_environ(env)
-
-
-def test_the_agent_finds_the_service_port_from_the_metrics_url() -> None:
-    settings = from_environ({**REQUIRED, "APP_METRICS_URL": "http://127.0.0.1:8080/metrics"})
-    assert settings.url == "http://127.0.0.1:8080"
-    assert from_environ(REQUIRED).url == "http://127.0.0.1"
+    assert unit_environment("onebox.service")["PWD"] == directory[0] == CURRENT
