@@ -17,12 +17,18 @@ from typing import Any
 
 import yaml
 
+from service.contract import (
+    BACKUP_PREFIX,
+    ENV_FILE,
+    SOCKET_UNIT,
+    SYSTEMD_DIR,
+    metrics_namespace,
+    release_parameter,
+)
+
 USER_DATA_LIMIT = 16 * 1024
-SYSTEMD_DIR = "/etc/systemd/system"
-ENV_FILE = "/etc/onebox/onebox.env"
 INSTALLER = "/usr/local/sbin/onebox-install-release"
 INSTALLER_SOURCE = Path(__file__).resolve().parent / "files" / "install-release.sh"
-SOCKET_UNIT = "onebox.socket"
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _ENV_VALUE = re.compile(r"^[A-Za-z0-9_./:@+=,-]*$")
 
@@ -40,22 +46,12 @@ class BoxEnvironment:
     http_port: int
 
 
-def release_parameter(stack: str) -> str:
-    """The SSM parameter that points the box at its release."""
-    return f"/onebox/{stack}/release"
-
-
-def metrics_namespace(stack: str) -> str:
-    """The CloudWatch namespace of the box's custom metrics."""
-    return f"Onebox/{stack}"
-
-
 def environment(box: BoxEnvironment) -> dict[str, str]:
-    """The /etc/onebox/onebox.env contract; APP_VERSION is added by the release installer."""
+    """The env file's APP_* values (contract.ENV_FILE); the release installer adds APP_VERSION."""
     return {
         "APP_ENV": "production",
         "APP_BACKUP_BUCKET": box.bucket,
-        "APP_BACKUP_PREFIX": "backups",
+        "APP_BACKUP_PREFIX": BACKUP_PREFIX,
         "APP_BACKUP_KEEP": str(box.backup_keep),
         "APP_BACKUP_RETENTION_DAYS": str(box.backup_retention_days),
         "APP_RESTORE_BUCKET": box.restore_bucket or box.bucket,

@@ -19,6 +19,7 @@ import pytest
 
 from infra import sources, userdata
 from infra.release import pointer
+from service.contract import BOX_ROOT, CURRENT, ENV_FILE, VENV
 from tests.aws import aws_environment, moto_server
 
 PARAMETER = "/onebox/test/release"
@@ -63,8 +64,8 @@ def _box(tmp_path: Path, endpoint: str, archive: bytes, bucket: str) -> dict[str
     ssm.put_parameter(Name=PARAMETER, Value=pointer(release), Type="String", Overwrite=True)
     box = userdata.BoxEnvironment("test", "us-east-1", bucket, None, 7, 7, 80)
     values = {**userdata.environment(box), "APP_RELEASE_PARAMETER": PARAMETER}
-    (tmp_path / "etc/onebox").mkdir(parents=True)
-    (tmp_path / "etc/onebox/onebox.env").write_text(userdata.env_file(values))
+    _on(tmp_path, ENV_FILE).parent.mkdir(parents=True)
+    _on(tmp_path, ENV_FILE).write_text(userdata.env_file(values))
     stubs = tmp_path / "stubs"
     stubs.mkdir()
     for name, text in (("aws", FAKE_AWS), ("python3.11", FAKE_PYTHON)):
@@ -72,6 +73,11 @@ def _box(tmp_path: Path, endpoint: str, archive: bytes, bucket: str) -> dict[str
         (stubs / name).chmod(0o755)
     env.update(ONEBOX_ROOT=str(tmp_path), PATH=f"{stubs}:/usr/bin:/bin", HOME=str(tmp_path))
     return env
+
+
+def _on(root: Path, box_path: str) -> Path:
+    """Where a path of the box is inside the temp root."""
+    return root / box_path.lstrip("/")
 
 
 def _keys() -> dict[str, str]:
@@ -91,15 +97,15 @@ def test_installer_unpacks_the_pointed_release_and_switches_current(
     for _ in range(2):  # a rerun (cloud-init retry) leaves one APP_VERSION line
         result = _install(env)
         assert result.returncode == 0, result.stderr
-    current = tmp_path / "opt/onebox/current"
-    assert current.readlink() == tmp_path / "opt/onebox/releases" / release.sha256
+    current = _on(tmp_path, CURRENT)
+    assert current.readlink() == _on(tmp_path, BOX_ROOT) / "releases" / release.sha256
     assert (current / "VERSION").read_text() == f"{release.sha256}\n"
     assert (current / "service/wsgi.py").is_file()
-    env_lines = (tmp_path / "etc/onebox/onebox.env").read_text().splitlines()
+    env_lines = _on(tmp_path, ENV_FILE).read_text().splitlines()
     assert [line for line in env_lines if line.startswith("APP_VERSION=")] == [
         f"APP_VERSION={release.sha256}"
     ]
-    pip = (tmp_path / "opt/onebox/venv/bin/pip.args").read_text().split()
+    pip = (_on(tmp_path, VENV) / "bin/pip.args").read_text().split()
     assert "--only-binary=:all:" in pip
     assert pip[-2:] == ["-r", str(current.resolve() / "service/requirements.txt")]
 
@@ -111,8 +117,8 @@ def test_installer_refuses_an_archive_that_does_not_match_its_hash(
     result = _install(env)
     assert result.returncode == 1
     assert "does not match sha256" in result.stderr
-    assert not (tmp_path / "opt/onebox/current").exists()
-    assert "APP_VERSION" not in (tmp_path / "etc/onebox/onebox.env").read_text()
+    assert not _on(tmp_path, CURRENT).exists()
+    assert "APP_VERSION" not in _on(tmp_path, ENV_FILE).read_text()
 
 
 def test_the_pointer_is_what_the_installer_reads() -> None:

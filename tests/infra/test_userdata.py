@@ -10,6 +10,16 @@ import pytest
 
 from infra import sources, userdata
 from infra.mocks import Run
+from service import config
+from service.agent.settings import AgentSettings
+from service.contract import (
+    ENV_FILE,
+    SOCKET_UNIT,
+    SYSTEMD_DIR,
+    UNITS,
+    metrics_namespace,
+    release_parameter,
+)
 from tests.infra.helpers import instance_inputs, user_data, user_data_text
 from tests.support import require_tool
 
@@ -104,3 +114,20 @@ def test_rendering_is_deterministic() -> None:
     first = userdata.encode(userdata.render(sources.deploy_files(), env, installer, 80))
     second = userdata.encode(userdata.render(sources.deploy_files(), env, installer, 80))
     assert first == second
+
+
+def test_the_env_file_and_units_go_where_the_contract_says() -> None:
+    document = userdata.cloud_config(sources.deploy_files(), userdata.environment(BOX), "", 8080)
+    paths = {entry["path"] for entry in document["write_files"]}
+    assert ENV_FILE in paths
+    assert {f"{SYSTEMD_DIR}/{unit}" for unit in UNITS} <= paths
+    assert f"{SYSTEMD_DIR}/{SOCKET_UNIT}.d/port.conf" in paths
+
+
+def test_every_process_on_the_box_accepts_the_environment_the_infra_writes() -> None:
+    env = userdata.environment(BOX)
+    assert set(env) - {"AWS_REGION"} <= {setting.env for setting in config.SETTINGS}
+    agent = AgentSettings.from_config(config.from_environ(env))
+    assert agent.parameter == release_parameter("dev")
+    assert agent.bucket == "bucket-1"
+    assert env["APP_METRICS_NAMESPACE"] == metrics_namespace("dev")
