@@ -164,3 +164,6 @@ ALARMS: tuple[Alarm, ...] = (
     Alarm("memory-used", "P3", "warning"),
 )
 ALARMS_BY_KEY = {alarm.key: alarm for alarm in ALARMS}
+
+# -- more of the box's paths ---------------------------------------------------------------------
+RUNTIME_DIR = "/run/onebox"  # RuntimeDirectory=onebox: gunicorn's control socket, metrics files
