@@ -6,7 +6,6 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | sha256sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
-BACKUP_EVERY ?= 300
 STATE ?= var/local
 
 .PHONY: help venv test lint fmt serve local plan up destroy bench drills clean
@@ -47,8 +46,9 @@ serve: venv
 	  $(VENV)/bin/gunicorn -c service/gunicorn.conf.py --bind $(HOST):$(PORT) service.wsgi:app
 
 # The whole box on 127.0.0.1, no AWS account: moto_server, restore, gunicorn, publisher, backups.
+# Backups run as often as onebox-backup.timer says; BACKUP_EVERY=<seconds> overrides it (drills).
 local: venv
-	$(PY) -m localbox --port $(PORT) --state $(STATE) --backup-every $(BACKUP_EVERY)
+	$(PY) -m localbox --port $(PORT) --state $(STATE) $(if $(BACKUP_EVERY),--backup-every $(BACKUP_EVERY))
 
 plan: venv
 	$(PY) -m infra.plan

@@ -9,6 +9,8 @@ from pathlib import Path
 from types import FrameType
 
 from localbox.box import Box
+from localbox.units import timer_interval
+from service.contract import BACKUP_TIMER
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,7 +20,9 @@ def main(argv: list[str] | None = None) -> int:
         "--state", type=Path, default=Path("var/local"), help="folder for the box's data"
     )
     parser.add_argument(
-        "--backup-every", type=float, default=300.0, help="seconds between backups (timer: 5 min)"
+        "--backup-every",
+        type=float,
+        help=f"seconds between backups, for drills and tests (default: {BACKUP_TIMER})",
     )
     parser.add_argument(
         "--aws-endpoint",
@@ -32,16 +36,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f"--port {args.port}: not a TCP port")
-    if args.backup_every <= 0:
+    if args.backup_every is not None and args.backup_every <= 0:
         parser.error(f"--backup-every {args.backup_every}: must be positive")
     if args.metrics_every is not None and args.metrics_every <= 0:
         parser.error(f"--metrics-every {args.metrics_every}: must be positive")
     if args.aws_endpoint is not None and not args.aws_endpoint.startswith(("http://", "https://")):
         parser.error(f"--aws-endpoint {args.aws_endpoint!r}: not an http(s) URL")
+    try:
+        backup_every = args.backup_every or timer_interval()
+    except ValueError as exc:
+        parser.error(f"{exc}; or give --backup-every")
     box = Box(
         args.state.resolve(),
         args.port,
-        args.backup_every,
+        backup_every,
         say=_say,
         aws_endpoint=args.aws_endpoint,
         metrics_every=args.metrics_every,

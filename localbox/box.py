@@ -18,12 +18,16 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.userdata import BoxEnvironment, env_file, environment
 from localbox.listen import activated, listening_socket
 from localbox.moto import aws_environment, moto_server
 from localbox.units import DEPLOY, ROOT, PathMap, Unit, read_unit
+from service import config
+from service.contract import ENV_FILE, WEB_UNIT
 
-WEB_UNIT = "onebox.service"
-ENV_FILE = "/etc/onebox/onebox.env"
+STACK = "local"
+BUCKET = "onebox-local"
+INSTANCE_ID = "i-local"
 
 
 @dataclass(frozen=True)
@@ -80,23 +84,29 @@ class Box:
     # -- environment -----------------------------------------------------------------------
 
     def write_env_file(self, endpoint: str) -> Path:
-        """What the infrastructure writes to /etc/onebox/onebox.env, with local values."""
+        """The env file the infrastructure writes (`infra.userdata.environment`), with what
+        differs on this machine: the stack, bucket and port, and what EC2 or the installer
+        would supply (the instance id, the version)."""
         path = Path(self.paths(ENV_FILE))
         path.parent.mkdir(parents=True, exist_ok=True)
-        values = {
-            "APP_ENV": "development",
-            "APP_VERSION": "local",
-            "APP_BACKUP_BUCKET": "onebox-local",
-            "APP_BACKUP_PREFIX": "backups",
-            "APP_METRICS_NAMESPACE": "Onebox/local",
-            "APP_METRICS_URL": f"http://127.0.0.1:{self.port}/metrics",
-            "APP_INSTANCE_ID": "i-local",
-            "AWS_REGION": aws_environment(endpoint)["AWS_REGION"],
-        }
-        if self.metrics_every is not None:
-            values["APP_METRICS_INTERVAL"] = str(self.metrics_every)
-        path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        path.write_text(env_file(self.env_values(endpoint)))
         return path
+
+    def env_values(self, endpoint: str) -> dict[str, str]:
+        defaults = config.defaults()
+        box = BoxEnvironment(
+            stack=STACK,
+            region=aws_environment(endpoint)["AWS_REGION"],
+            bucket=BUCKET,
+            restore_bucket=None,
+            backup_keep=defaults["BACKUP_KEEP"],
+            backup_retention_days=defaults["BACKUP_RETENTION_DAYS"],
+            http_port=self.port,
+        )
+        local = {"APP_ENV": "development", "APP_VERSION": "local", "APP_INSTANCE_ID": INSTANCE_ID}
+        if self.metrics_every is not None:
+            local["APP_METRICS_INTERVAL"] = str(self.metrics_every)
+        return environment(box) | local
 
     def write_operator_files(self, endpoint: str) -> None:
         """run/localbox.pid (who to signal) and run/localbox.env (what to source to run the

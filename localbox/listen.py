@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 from localbox.units import DEPLOY, read_unit
-
-SOCKET_UNIT = "onebox.socket"
+from service.contract import SOCKET_UNIT
 
 
 def listening_socket(port: int, folder: Path = DEPLOY) -> socket.socket:

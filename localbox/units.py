@@ -1,22 +1,27 @@
 """Read the box's systemd units, and map the box's paths onto a folder on this machine.
 
 The local box runs exactly what the units in service/deploy/ declare: their command lines and
-environment are read from the files, never restated. Only paths move: /opt/onebox/current is
-this checkout, /opt/onebox/venv is the running virtualenv, and the state, runtime and config
+environment are read from the files, never restated. Only paths move: the box's `current`
+release is this checkout, its venv is the running virtualenv, and the state, runtime and config
 directories live under one local folder.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+from service.contract import BACKUP_TIMER, CURRENT, ENV_FILE, RUNTIME_DIR, STATE_DIR, VENV
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "service" / "deploy"
 # Prefixes systemd allows on Exec lines ("-" ignore failure, "@" argv0, "+!" privileges...).
 EXEC_PREFIXES = "-@:+!"
+# The one OnCalendar= shape whose runs are evenly spaced: every N minutes, N dividing an hour.
+_EVERY_N_MINUTES = re.compile(r"\*-\*-\* \*:00/(\d+):00")
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,24 @@ def read_unit(name: str, folder: Path = DEPLOY) -> Unit:
     return Unit(name, directives)
 
 
+def timer_interval(name: str = BACKUP_TIMER, folder: Path = DEPLOY) -> float:
+    """Seconds between a timer's runs, from an `OnCalendar=*-*-* *:00/<N>:00` line.
+
+    Anything else (several lines, other shapes, N not dividing an hour) is refused: its runs
+    are not evenly spaced, and the local box runs on a fixed interval.
+    """
+    calendars = read_unit(name, folder).values("OnCalendar")
+    shape = "one OnCalendar=*-*-* *:00/<minutes>:00 with minutes dividing 60"
+    if len(calendars) != 1:
+        raise ValueError(f"{name}: OnCalendar={calendars!r}: the local box needs {shape}")
+    (calendar,) = calendars
+    found = _EVERY_N_MINUTES.fullmatch(calendar)
+    minutes = int(found.group(1)) if found else 0
+    if not 0 < minutes <= 60 or 60 % minutes:
+        raise ValueError(f"{name}: OnCalendar={calendar!r}: the local box needs {shape}")
+    return minutes * 60.0
+
+
 @dataclass(frozen=True)
 class PathMap:
     """Where the box's directories are on this machine."""
@@ -74,11 +97,11 @@ class PathMap:
     def table(self) -> list[tuple[str, str]]:
         venv = Path(sys.executable).parent.parent
         return [
-            ("/opt/onebox/current", str(ROOT)),
-            ("/opt/onebox/venv", str(venv)),
-            ("/var/lib/onebox", str(self.state / "lib")),
-            ("/run/onebox", str(self.state / "run")),
-            ("/etc/onebox", str(self.state / "etc")),
+            (CURRENT, str(ROOT)),
+            (VENV, str(venv)),
+            (STATE_DIR, str(self.state / "lib")),
+            (RUNTIME_DIR, str(self.state / "run")),
+            (str(PurePosixPath(ENV_FILE).parent), str(self.state / "etc")),
         ]
 
     def __call__(self, value: str) -> str:
