@@ -1,4 +1,4 @@
-"""The releases root on disk (/opt/onebox on the box).
+"""The releases root on disk (APP_RELEASES_ROOT: contract.BOX_ROOT on the box).
 
     <root>/releases/<version>/service/...   one directory per installed release
     <root>/releases/<version>/VERSION       written last: a release without it is incomplete

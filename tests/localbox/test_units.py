@@ -8,18 +8,26 @@ import pytest
 
 from localbox.box import read_env_file
 from localbox.units import ROOT, PathMap, read_unit, timer_interval
-from service.contract import BACKUP_EVERY_SECONDS, BACKUP_TIMER, CURRENT, RUNTIME_DIR, STATE_DIR
+from service.contract import (
+    BACKUP_EVERY_SECONDS,
+    BACKUP_TIMER,
+    CURRENT,
+    RUNTIME_DIR,
+    STATE_DIR,
+    VENV,
+    WEB_UNIT,
+)
 
 
 def test_exec_lines_lose_systemd_prefixes_and_keep_quoted_words(tmp_path: Path) -> None:
     (tmp_path / "x.service").write_text(
         "[Service]\n# ExecStart=/bin/commented\n"
-        "ExecStart=-/opt/onebox/venv/bin/python -m service.backup \\\n  backup --note 'a b'\n"
+        f"ExecStart=-{VENV}/bin/python -m service.backup \\\n  backup --note 'a b'\n"
         'Environment=A=1 "B=two words"\nEnvironment=A=3\n'
     )
     unit = read_unit("x.service", tmp_path)
     assert unit.commands("ExecStart") == [
-        ["/opt/onebox/venv/bin/python", "-m", "service.backup", "backup", "--note", "a b"]
+        [f"{VENV}/bin/python", "-m", "service.backup", "backup", "--note", "a b"]
     ]
     assert unit.environment() == {"A": "3", "B": "two words"}
 
@@ -33,7 +41,7 @@ def test_box_paths_move_under_the_local_state_folder(tmp_path: Path) -> None:
 
 
 def test_the_web_unit_command_is_gunicorn_with_the_service_config() -> None:
-    (argv,) = read_unit("onebox.service").commands("ExecStart")
+    (argv,) = read_unit(WEB_UNIT).commands("ExecStart")
     assert argv[0].endswith("/gunicorn")
     assert argv[1:] == ["-c", "service/gunicorn.conf.py", "service.wsgi:app"]
 

@@ -6,8 +6,9 @@ import pytest
 
 from service import config
 from service.agent.settings import AgentSettings
+from service.contract import release_parameter
 
-REQUIRED = {"APP_RELEASE_PARAMETER": "/onebox/dev/release", "APP_BACKUP_BUCKET": "b"}
+REQUIRED = {"APP_RELEASE_PARAMETER": release_parameter("dev"), "APP_BACKUP_BUCKET": "b"}
 
 
 def agent_settings(environ: dict[str, str]) -> AgentSettings:
@@ -18,7 +19,7 @@ def agent_settings(environ: dict[str, str]) -> AgentSettings:
     ("env", "named"),
     [
         ({}, "APP_RELEASE_PARAMETER is not set"),
-        ({"APP_RELEASE_PARAMETER": "/onebox/dev/release"}, "APP_BACKUP_BUCKET is not set"),
+        ({"APP_RELEASE_PARAMETER": release_parameter("dev")}, "APP_BACKUP_BUCKET is not set"),
         ({**REQUIRED, "APP_AGENT_KEEP": "1"}, "APP_AGENT_KEEP='1'"),
         ({**REQUIRED, "APP_AGENT_CHECK_SECONDS": "soon"}, "APP_AGENT_CHECK_SECONDS='soon'"),
         ({**REQUIRED, "APP_AGENT_CHECK_SECONDS": "0"}, "APP_AGENT_CHECK_SECONDS='0'"),
@@ -44,7 +45,7 @@ def test_the_agent_reads_its_values_from_the_same_table_as_every_other_process()
     settings = agent_settings(
         {**REQUIRED, "APP_AGENT_KEEP": "3", "APP_AGENT_CHECK_SECONDS": "2.5", "APP_USER_LIMIT": "4"}
     )
-    assert (settings.parameter, settings.bucket) == ("/onebox/dev/release", "b")
+    assert (settings.parameter, settings.bucket) == (release_parameter("dev"), "b")
     assert (settings.keep, settings.check_seconds) == (3, 2.5)
     agent_keys = {"RELEASE_PARAMETER", "RELEASES_ROOT", "AGENT_URL", "AGENT_RELOAD_COMMAND"}
     assert agent_keys <= {setting.key for setting in config.SETTINGS}

@@ -8,19 +8,28 @@ from datetime import datetime
 
 from service import config
 from service.agent.settings import AgentSettings
-from service.contract import BOX_ROOT, CURRENT, ENV_FILE, VENV, WEB_UNIT
+from service.contract import (
+    AGENT_TIMER,
+    AGENT_UNIT,
+    BOX_ROOT,
+    CURRENT,
+    ENV_FILE,
+    VENV,
+    WEB_UNIT,
+    release_parameter,
+)
 from tests.support import require_tool, unit_directives, unit_environment
 
-REQUIRED = {"APP_RELEASE_PARAMETER": "/onebox/dev/release", "APP_BACKUP_BUCKET": "b"}
+REQUIRED = {"APP_RELEASE_PARAMETER": release_parameter("dev"), "APP_BACKUP_BUCKET": "b"}
 
 
 def test_the_agent_unit_runs_the_agent_module_from_the_current_release() -> None:
-    (exec_start,) = unit_directives("onebox-agent.service", "ExecStart")
+    (exec_start,) = unit_directives(AGENT_UNIT, "ExecStart")
     assert exec_start == f"{VENV}/bin/python -m service.agent"
-    assert unit_directives("onebox-agent.service", "WorkingDirectory") == [CURRENT]
-    assert unit_directives("onebox-agent.service", "Type") == ["oneshot"]
-    assert f"-{ENV_FILE}" in unit_directives("onebox-agent.service", "EnvironmentFile")
-    env = unit_environment("onebox-agent.service")
+    assert unit_directives(AGENT_UNIT, "WorkingDirectory") == [CURRENT]
+    assert unit_directives(AGENT_UNIT, "Type") == ["oneshot"]
+    assert f"-{ENV_FILE}" in unit_directives(AGENT_UNIT, "EnvironmentFile")
+    env = unit_environment(AGENT_UNIT)
     settings = AgentSettings.from_config(config.from_environ({**env, **REQUIRED}))
     assert str(settings.root) == BOX_ROOT
     assert settings.reload_command == ("systemctl", "reload", WEB_UNIT)
@@ -28,8 +37,8 @@ def test_the_agent_unit_runs_the_agent_module_from_the_current_release() -> None
 
 def test_the_timer_fires_every_minute_and_catches_up_after_downtime() -> None:
     systemd_analyze = require_tool("systemd-analyze")
-    (calendar,) = unit_directives("onebox-agent.timer", "OnCalendar")
-    assert unit_directives("onebox-agent.timer", "Persistent") == ["true"]
+    (calendar,) = unit_directives(AGENT_TIMER, "OnCalendar")
+    assert unit_directives(AGENT_TIMER, "Persistent") == ["true"]
     out = subprocess.run(
         [systemd_analyze, "calendar", "--iterations=3", calendar],
         capture_output=True,
@@ -50,5 +59,5 @@ def test_the_timer_fires_every_minute_and_catches_up_after_downtime() -> None:
 def test_the_service_unit_names_the_current_symlink_in_pwd_so_a_hup_loads_the_new_release() -> None:
     # gunicorn's default chdir is PWD when it names the working directory; without it gunicorn
     # keeps the resolved release and a HUP re-reads the old gunicorn.conf.py and VERSION.
-    directory = unit_directives("onebox.service", "WorkingDirectory")
-    assert unit_environment("onebox.service")["PWD"] == directory[0] == CURRENT
+    directory = unit_directives(WEB_UNIT, "WorkingDirectory")
+    assert unit_environment(WEB_UNIT)["PWD"] == directory[0] == CURRENT
