@@ -66,7 +66,7 @@ def test_routes_are_labelled_by_template_never_by_raw_path(client: FlaskClient) 
     assert sum(s.value for s in mute) == 5
 
 
-def test_json_summary_has_the_seed_structure_with_units_in_keys(client: FlaskClient) -> None:
+def test_json_summary_has_the_documented_structure_with_units_in_keys(client: FlaskClient) -> None:
     client.patch("/api/users/a/mute", json={"isMuted": True})
     client.patch("/api/users/b/mute", json={"isMuted": "bad"})
     body = client.get("/api/metrics").get_json()
