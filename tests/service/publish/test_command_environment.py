@@ -15,6 +15,17 @@ from tests.service.publish.conftest import FakeServer
 from tests.service.publish.test_publisher import listed, serve_metrics
 
 
+def command_environment(service_url: str, namespace: str, tmp_path: Path) -> dict[str, str]:
+    """The APP_* settings `python -m service.publish` needs: one-second intervals, a fixed id."""
+    return {
+        "APP_METRICS_URL": f"{service_url}/metrics",
+        "APP_METRICS_NAMESPACE": namespace,
+        "APP_METRICS_INTERVAL": "1",
+        "APP_INSTANCE_ID": "i-0test",
+        "APP_DATABASE": str(tmp_path / "onebox.db"),
+    }
+
+
 @pytest.fixture
 def own_signal_handlers() -> Iterator[None]:
     """`main` installs SIGTERM/SIGINT handlers; pytest's are put back afterwards."""
@@ -32,14 +43,7 @@ def test_one_publish_leaves_the_environment_as_it_found_it(
     own_signal_handlers: None,
 ) -> None:
     serve_metrics(fake_http, ok=3, bad=0, fast=3)
-    settings = {
-        "APP_METRICS_URL": f"{fake_http.url}/metrics",
-        "APP_METRICS_NAMESPACE": "Onebox/env",
-        "APP_METRICS_INTERVAL": "1",
-        "APP_INSTANCE_ID": "i-0test",
-        "APP_DATABASE": str(tmp_path / "onebox.db"),
-    }
-    for name, value in settings.items():
+    for name, value in command_environment(fake_http.url, "Onebox/env", tmp_path).items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
     before = dict(os.environ)
