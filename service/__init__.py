@@ -20,7 +20,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     # import this package too and must not load Flask (the publisher's budget is 50 MB RSS).
     from flask import Flask
 
-    from service import config, cors, errors, health, logs, metrics, observe, users
+    from service import config, cors, errors, health, logs, metrics, metrics_views, observe, users
     from service.activity import ActivityTracker
     from service.db import SqliteStore
     from service.runtime import Runtime
@@ -51,5 +51,5 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     cors.init_app(app)
     app.register_blueprint(users.bp)
     app.register_blueprint(health.bp)
-    app.register_blueprint(metrics.bp)
+    app.register_blueprint(metrics_views.bp)
     return app

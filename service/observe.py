@@ -87,7 +87,7 @@ def _fields(
     user_id: str | None,
     config: dict[str, Any],
 ) -> dict[str, Any]:
-    """The request's log line: the seed's fields, plus its route and trace id."""
+    """The request's log line: the documented request fields, plus its route and trace id."""
     duration_ms = round(seconds * 1000)
     fields = {
         "requestId": stamps.request_id,

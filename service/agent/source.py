@@ -1,7 +1,8 @@
 """The AWS edge of the agent: the release parameter in SSM and the archive in S3.
 
-Clients come from boto3 with botocore's standard retry mode; AWS_ENDPOINT_URL points them at
-moto in tests and on a local box.
+Clients are plain botocore ones from `service.aws` (bounded retries and timeouts); reads stream,
+so no boto3 transfer machinery is needed. AWS_ENDPOINT_URL points them at moto in tests and on
+a local box.
 """
 
 from __future__ import annotations
@@ -10,23 +11,13 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from service import aws
 from service.agent.release import CHUNK, Release, ReleaseError, parse_release
 
 
 def clients() -> tuple[Any, Any]:
-    """(ssm, s3) clients for the region and endpoint in the environment.
-
-    The region is passed explicitly: the box's env file sets AWS_REGION, which this botocore
-    does not read by itself (only AWS_DEFAULT_REGION).
-    """
-    region, config = aws.region(), aws.config()
-    return (
-        boto3.client("ssm", region_name=region, config=config),
-        boto3.client("s3", region_name=region, config=config),
-    )
+    """(ssm, s3) clients for the region and endpoint in the environment."""
+    return aws.client("ssm"), aws.client("s3")
 
 
 def read_release(ssm: Any, parameter: str) -> Release:

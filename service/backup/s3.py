@@ -1,7 +1,7 @@
 """The bucket side of backups: bounded-time clients, upload with read-back, list, fetch, delete.
 
-Clients come with botocore's standard retries and short timeouts (see `aws`), so a dead endpoint
-fails the caller in bounded time instead of hanging a systemd unit.
+Clients come from `service.aws` with botocore's standard retries and short timeouts, so a dead
+endpoint fails the caller in bounded time instead of hanging a systemd unit.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 from boto3.s3.transfer import TransferConfig
 
 from service import aws
@@ -39,9 +38,9 @@ class StoredBackup:
     size: int
 
 
-def client(service: str) -> Any:
-    """A boto3 client (S3 transfers need boto3) with bounded time, see `aws.config`."""
-    return boto3.client(service, region_name=aws.region(), config=aws.config())
+def client(service: str = "s3") -> Any:
+    """The bucket's client: a boto3 one from `aws`, since `upload` needs boto3's S3 transfers."""
+    return aws.boto3_client(service)
 
 
 def upload(

@@ -45,8 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except config.ConfigError as exc:
         logs.log_event("publish_usage", logging.ERROR, error=str(exc))
         return 2
-    os.environ.setdefault("AWS_MAX_ATTEMPTS", str(PUBLISH_ATTEMPTS))
-    publisher = Publisher(cfg, aws.botocore_client("cloudwatch"))
+    publisher = Publisher(cfg, aws.client("cloudwatch", max_attempts=PUBLISH_ATTEMPTS))
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:

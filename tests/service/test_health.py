@@ -1,4 +1,4 @@
-"""Health, liveness and readiness: the seed's shape, and what each probe may touch."""
+"""Health, liveness and readiness: the documented shape, and what each probe may touch."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def break_database(app: Flask) -> None:
     app.extensions["onebox"].store.ping = fail
 
 
-def test_health_has_the_seed_shape(client: FlaskClient) -> None:
+def test_health_has_the_documented_shape(client: FlaskClient) -> None:
     response = client.get("/api/health")
     body = response.get_json()
     assert response.status_code == 200
@@ -70,7 +70,7 @@ def test_readiness_turns_503_as_soon_as_shutdown_begins(app: Flask) -> None:
     assert app.test_client().get("/api/health/live").status_code == 200
 
 
-def test_closing_the_store_logs_the_seed_events_in_order(app: Flask, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_closing_the_store_logs_the_shutdown_events_in_order(app: Flask, capsys) -> None:  # type: ignore[no-untyped-def]
     shutdown.close(app)
     out = capsys.readouterr().out
     assert out.index('"server_closed"') < out.index('"database_closed"')

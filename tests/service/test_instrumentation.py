@@ -12,8 +12,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from service import logs
+from service.contract import PROM_REQUESTS
 from service.metrics import Metrics
-from service.summary import REQUESTS
 
 FIELDS: dict[str, Any] = {"requestId": "r-1", "method": "GET", "statusCode": 200, "userId": None}
 
@@ -81,6 +81,6 @@ def test_unknown_methods_share_one_series_and_every_request_is_counted() -> None
         (s.labels["method"], s.labels["status"]): s.value
         for family in metrics.families()
         for s in family.samples
-        if s.name == f"{REQUESTS}_total"
+        if s.name == f"{PROM_REQUESTS}_total"
     }
     assert counts == {("OTHER", "200"): 3.0, ("GET", "200"): 2.0, ("GET", "404"): 1.0}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 from flask import Flask
@@ -10,7 +12,9 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.metrics import BASE_BUCKETS
+from service.store import StoreError
 from service.summary import histogram_quantile
+from tests.support import ROOT
 
 
 def scrape(client: FlaskClient) -> dict[str, list]:  # type: ignore[type-arg]
@@ -62,7 +66,7 @@ def test_routes_are_labelled_by_template_never_by_raw_path(client: FlaskClient) 
     assert sum(s.value for s in mute) == 5
 
 
-def test_json_summary_has_the_seed_structure_with_units_in_keys(client: FlaskClient) -> None:
+def test_json_summary_has_the_documented_structure_with_units_in_keys(client: FlaskClient) -> None:
     client.patch("/api/users/a/mute", json={"isMuted": True})
     client.patch("/api/users/b/mute", json={"isMuted": "bad"})
     body = client.get("/api/metrics").get_json()
@@ -101,3 +105,26 @@ def test_prometheus_exposes_users_and_build_info(client: FlaskClient) -> None:
     assert families["onebox_user_limit"][0].value == 10
     (info,) = families["onebox_build_info"]
     assert info.labels == {"version": "dev", "environment": "test"}
+
+
+def test_a_failing_store_leaves_the_user_counts_out_but_both_endpoints_answer(app: Flask) -> None:
+    def fail(*args: object) -> None:
+        raise StoreError("database is locked")
+
+    app.extensions["onebox"].store.active_users = fail
+    client = app.test_client()
+    users = client.get("/api/metrics").get_json()["users"]
+    assert users["current"] is None and users["peak"] is None and users["capacityUsedPct"] is None
+    assert users["limit"] == 10
+    families = scrape(client)
+    assert "onebox_active_users" not in families
+    assert families["onebox_user_limit"][0].value == 10
+
+
+def test_recording_metrics_needs_neither_flask_nor_the_app() -> None:
+    # The instrumentation is imported by the app's runtime; it must not import the app back.
+    code = "import sys, service.metrics; print({'flask', 'service.runtime'} & set(sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "set()"
