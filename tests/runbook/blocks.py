@@ -21,7 +21,7 @@ from pathlib import Path
 SHELLS = {"sh", "bash", "shell", "console"}
 LOCAL_KINDS = {"local", "local-start", "local-stop"}
 KINDS = LOCAL_KINDS | {"aws"}  # what RUNBOOK.md may use
-DOC_KINDS = {"local", "aws", "offline", "serve", "suite", "bench"}  # README.md and docs/
+DOC_KINDS = {"local", "aws", "offline", "serve", "suite", "bench"}  # README.md, docs/, bench/
 FENCE = re.compile(r"^```(?P<info>[^`]*)$")
 
 
