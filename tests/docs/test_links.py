@@ -59,3 +59,12 @@ def test_every_file_the_where_to_change_table_names_exists() -> None:
             if "/" not in path and not re.search(r"\.\w+$", path):
                 continue  # a name inside a file, such as BACKUP_EVERY_SECONDS
             assert list(ROOT.glob(path)), f"README's table names {path}, which does not exist"
+
+
+REPO_PATH = re.compile(r"`((?:service|infra|tests|bench|localbox|monitoring|docs)/[^`\s]*)`")
+
+
+@pytest.mark.parametrize("path", EVERYTHING, ids=name)
+def test_every_repository_path_a_document_names_exists(path: Path) -> None:
+    missing = [p for p in REPO_PATH.findall(path.read_text()) if not list(ROOT.glob(p))]
+    assert missing == [], f"{name(path)} names files that are not in the repository"
