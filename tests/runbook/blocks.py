@@ -1,9 +1,15 @@
-"""The fenced shell blocks of RUNBOOK.md, with the kind their info string gives them.
+"""The fenced shell blocks of RUNBOOK.md, README.md, docs/ and bench/README.md, with their kind.
+
+The kind is the info string's second word:
 
 ```sh local         a command for the local box: run by the tests, must exit 0
-```sh local-start   starts the local box (runs until stopped)
-```sh local-stop    stops it (Ctrl-C's equivalent)
+```sh local-start   starts the local box (runs until stopped)          RUNBOOK.md only
+```sh local-stop    stops it (Ctrl-C's equivalent)                     RUNBOOK.md only
 ```sh aws           AWS only: never run here; its first line says `# AWS only`
+```sh offline       needs no box and no AWS: run by tests/docs from the repository's root
+```sh serve         `make -s serve | ...`: run by tests/docs until it serves, then stopped
+```sh suite         the suite's own commands (`make test`, `make local`): run by it, not here
+```sh bench         a benchmark or drill (minutes long): its modules must exist, not run here
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from pathlib import Path
 
 SHELLS = {"sh", "bash", "shell", "console"}
 LOCAL_KINDS = {"local", "local-start", "local-stop"}
-KINDS = LOCAL_KINDS | {"aws"}
+KINDS = LOCAL_KINDS | {"aws"}  # what RUNBOOK.md may use
+DOC_KINDS = {"local", "aws", "offline", "serve", "suite", "bench"}  # README.md, docs/, bench/
 FENCE = re.compile(r"^```(?P<info>[^`]*)$")
 
 
@@ -36,7 +43,7 @@ class Block:
         return self.code.lstrip("\n").splitlines()[0] if self.code.strip() else ""
 
 
-def parse(text: str) -> list[Block]:
+def parse(text: str, source: str = "RUNBOOK.md") -> list[Block]:
     """Every fenced block of `text`, in order; an unclosed fence is an error naming its line."""
     blocks: list[Block] = []
     opened: tuple[int, str] | None = None
@@ -55,9 +62,9 @@ def parse(text: str) -> list[Block]:
         blocks.append(Block(opened[0], language, " ".join(words[1:]), "\n".join(body) + "\n"))
         opened = None
     if opened is not None:
-        raise ValueError(f"RUNBOOK.md line {opened[0]}: the fence is never closed")
+        raise ValueError(f"{source} line {opened[0]}: the fence is never closed")
     return blocks
 
 
 def read(path: Path) -> list[Block]:
-    return parse(path.read_text())
+    return parse(path.read_text(), path.name)

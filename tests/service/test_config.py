@@ -1,4 +1,4 @@
-"""The APP_* contract: parsed at start-up, bad values named, and the README's table kept equal."""
+"""The APP_* contract: parsed at start-up, bad values named, and the documented table kept equal."""
 
 from __future__ import annotations
 
@@ -49,6 +49,6 @@ def test_a_bad_value_is_refused_naming_the_variable_and_the_value(
 
 
 def test_the_readme_table_lists_every_setting_with_its_default() -> None:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "configuration.md").read_text()
     rows = dict(re.findall(r"^\| `(APP_[A-Z0-9_]+)` \| `([^`]*)` \|", readme, re.MULTILINE))
     assert rows == {s.env: s.default for s in config.SETTINGS}
