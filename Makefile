@@ -1,4 +1,4 @@
-# onebox: `make test` on a fresh machine, then the main job. See README.md.
+# onebox: `make test` on a fresh machine, then the main job. See README.md and docs/.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -16,7 +16,7 @@ help:
 	@echo "make serve   run the service with gunicorn on $(HOST):$(PORT), database under var/"
 	@echo "make plan    offline plan and monthly cost of the stack (no AWS, no Pulumi CLI)"
 	@echo "make up      pulumi up (needs the Pulumi CLI and AWS credentials)"
-	@echo "make destroy pulumi destroy (backups are kept; see README)"
+	@echo "make destroy pulumi destroy (backups are kept; see docs/infrastructure.md)"
 	@echo "make drills run the failure drills against the local box and print their tables"
 	@echo "make bench   run the benchmarks in bench/ and print their tables"
 

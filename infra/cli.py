@@ -17,7 +17,7 @@ USAGE_ERROR = 2
 NOTES = {
     "up": "",
     "destroy": "Note: the backups bucket and its settings are kept (retain_on_delete); "
-    "see README 'Pause, destroy, restore' to reuse it (restoreFromBucket) or delete it.",
+    "see docs/infrastructure.md to reuse it (restoreFromBucket) or delete it.",
 }
 
 

@@ -1,7 +1,7 @@
 """The APP_* environment contract: every setting a process on the box reads (the web service,
 the backup job, the metrics publisher and the deploy agent), its default and its meaning.
 
-This table is the single source of truth; the README's table is checked against it by a test.
+This table is the single source of truth; docs/configuration.md's table is tested against it.
 Values are parsed and validated here, so a bad value stops the process at start-up with a
 message that names the variable and the value, instead of failing on the first request.
 """

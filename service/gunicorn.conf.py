@@ -46,7 +46,7 @@ worker_class = "gthread"
 threads = 2
 # A worker whose main loop is silent this long is killed and replaced. Under gthread this is
 # a heartbeat, not a request timeout: a request is bounded by CLIENT_READ_TIMEOUT while it is
-# read (below) and by SQLite's busy_timeout (5 s) while it is served (seed 002's timeouts).
+# read (below) and by SQLite's busy_timeout (5 s) while it is served.
 timeout = 30
 # gthread reads a request with a blocking socket and no deadline, so a client that sends part
 # of a request and stops would hold a thread forever, and a handful would hold the box.

@@ -1,6 +1,6 @@
 """Structured logs: one JSON object per line on stdout, for requests, events and errors.
 
-Request lines carry the seed's field names exactly (timestamp, requestId, method, path,
+Request lines carry the field names of docs/api.md exactly (timestamp, requestId, method, path,
 statusCode, statusText, duration, durationSeconds, userId, isError, isSlowRequest,
 isCriticalEndpoint), so `journalctl -u onebox -o cat | jq 'select(.isSlowRequest)'` works.
 gunicorn's own messages go through the same formatter (see gunicorn.conf.py), so every line the
@@ -28,7 +28,7 @@ _second: tuple[int, str] = (-1, "")
 
 
 def utc_timestamp(epoch: float | None = None) -> str:
-    """ISO 8601 in UTC with milliseconds and a Z, as in the seed's log lines."""
+    """ISO 8601 in UTC with milliseconds and a Z, as in every log line."""
     if epoch is not None:
         moment = datetime.fromtimestamp(epoch, UTC)
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

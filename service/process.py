@@ -25,7 +25,7 @@ def peak_rss_mb() -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """'1d 2h 3m 4s' style, as the seed's uptime.formatted ('1h 0m 0s'); days only when needed."""
+    """'1d 2h 3m 4s' style, as /api/health's uptime.formatted; days only when needed."""
     whole = int(seconds)
     days, rest = divmod(whole, 86400)
     hours, rest = divmod(rest, 3600)

@@ -1,4 +1,4 @@
-"""Graceful shutdown under gunicorn, with the seed's events logged as JSON.
+"""Graceful shutdown under gunicorn, with its events logged as JSON (docs/api.md).
 
 master  SIGTERM -> shutdown_initiated; it tells each worker to stop
 worker  SIGTERM -> readiness answers 503 at once; in-flight requests finish (graceful_timeout)

@@ -1,4 +1,4 @@
-"""Per-user state: mute and audio device (seed 000's two user stories).
+"""Per-user state: mute and audio device (the two user stories of docs/api.md).
 
 PATCH /api/users/<userId>/mute    {"isMuted": bool}
 PATCH /api/users/<userId>/device  {"deviceId": str, "deviceLabel": str}

@@ -10,5 +10,5 @@ layout.py    the releases root on disk: current version, atomic switch, pruning,
 source.py    the AWS edge: the SSM parameter and the S3 download
 probe.py     the HTTP checks after a switch (ready, and the expected version)
 deploy.py    the steps in order, each logged as a JSON event
-settings.py  the environment the agent reads
+settings.py  the agent's typed view of service.config's APP_* settings
 """

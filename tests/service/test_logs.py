@@ -1,4 +1,4 @@
-"""One JSON line per request with the seed's fields; request ids, trace ids and stack traces."""
+"""One JSON line per request with the documented fields; request ids, trace ids and stack traces."""
 
 from __future__ import annotations
 

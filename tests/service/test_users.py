@@ -1,4 +1,4 @@
-"""User state through the Flask test client: the seed's two user stories and the unified state."""
+"""User state through the Flask test client: the two user stories and the unified state."""
 
 from __future__ import annotations
 
