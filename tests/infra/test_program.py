@@ -9,6 +9,7 @@ import json
 from infra import sources
 from infra.alarm_specs import MAX_ALARMS
 from infra.mocks import Run
+from service import contract
 from tests.infra.helpers import ALARM, INSTANCE, env_values, user_data, written_files
 
 OUTPUTS = {
@@ -16,10 +17,7 @@ OUTPUTS = {
     "alarm_topic_arn", "dashboard_url", "ssm_session_command", "monthly_cost_usd",
     "cost_breakdown",
 }  # fmt: skip
-CONTRACT_METRICS = {
-    "Requests", "Errors5xx", "LatencyP95", "ActiveUsers", "Healthy", "BackupAgeSeconds",
-    "MemoryUsedPercent", "DiskUsedPercent",
-}  # fmt: skip
+CONTRACT_METRICS = set(contract.CLOUDWATCH_METRICS)
 
 
 def test_every_documented_output_is_exported(dev_run: Run) -> None:
@@ -71,7 +69,7 @@ def test_alarms_watch_every_contract_metric_but_active_users(dev_run: Run) -> No
             if "metric" in query:
                 watched.add((query["metric"]["namespace"], query["metric"]["metricName"]))
     custom = {name for namespace, name in watched if namespace == "Onebox/dev"}
-    assert custom == CONTRACT_METRICS - {"ActiveUsers"}
+    assert custom == CONTRACT_METRICS - {contract.ACTIVE_USERS_METRIC}
     ec2 = {name for namespace, name in watched if namespace == "AWS/EC2"}
     assert ec2 == {
         "StatusCheckFailed_System", "StatusCheckFailed_Instance", "CPUUtilization",
@@ -133,16 +131,14 @@ def test_release_archive_is_uploaded_under_its_hash_and_pointed_at(dev_run: Run)
     (archive,) = dev_run.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
     uploaded = base64.b64decode(archive.inputs["contentBase64"])
     sha256 = hashlib.sha256(uploaded).hexdigest()
-    assert archive.inputs["key"] == f"releases/{sha256}.tar.gz"
+    assert archive.inputs["key"] == contract.release_key(sha256) == f"releases/{sha256}.tar.gz"
     assert archive.inputs["serverSideEncryption"] == "AES256"
     parameter = dev_run.named("onebox-release-pointer").inputs
     assert parameter["name"] == "/onebox/dev/release"
     assert parameter["type"] == "String"
-    assert json.loads(parameter["value"]) == {
-        "version": sha256,
-        "key": f"releases/{sha256}.tar.gz",
-        "sha256": sha256,
-    }
+    assert contract.ReleasePointer.from_json(parameter["value"]) == contract.ReleasePointer(
+        version=sha256, key=contract.release_key(sha256), sha256=sha256
+    )
     assert dev_run.outputs["release_version"] == sha256
 
 
