@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from service import contract
 from service.backup import keys, restore, snapshot, state
 from service.backup import s3 as bucket_io
 from service.backup.lock import exclusive
@@ -30,7 +31,7 @@ class Settings:
 
     database: Path
     bucket: str
-    prefix: str = "backups"
+    prefix: str = contract.BACKUP_PREFIX
     keep: int = 7
     days: int = 7
     state_file: str = ""
