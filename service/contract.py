@@ -47,6 +47,10 @@ BACKUP_PREFIX = "backups"  # s3://<bucket>/backups/<UTC time>-<host>.sqlite.gz
 BACKUP_EVERY_SECONDS = 300  # onebox-backup.timer's OnCalendar (a test holds the two equal)
 BACKUP_MISSED_RUNS = 3  # the backup alarms fire after this many missed runs
 BACKUP_STALE_SECONDS = BACKUP_EVERY_SECONDS * BACKUP_MISSED_RUNS
+# Where the box's backups write PROM_BACKUP_LAST_SUCCESS (APP_BACKUP_TEXTFILE): node_exporter's
+# textfile collector reads *.prom files from this directory (--collector.textfile.directory).
+BACKUP_TEXTFILE_DIR = "/var/lib/node_exporter/textfile_collector"
+BACKUP_TEXTFILE = f"{BACKUP_TEXTFILE_DIR}/onebox_backup.prom"
 
 # -- releases ------------------------------------------------------------------------------------
 RELEASE_PREFIX = "releases"  # s3://<bucket>/releases/<sha256>.tar.gz

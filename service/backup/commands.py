@@ -36,6 +36,7 @@ class Settings:
     days: int = 7
     state_file: str = ""
     restore_bucket: str = ""
+    textfile: str = ""  # node_exporter textfile for the last success time; "": not written
 
     @property
     def state(self) -> Path:
@@ -74,8 +75,21 @@ def backup(cfg: Settings, now: datetime | None = None, host: str | None = None) 
         "rows": rows,
         "deleted": deleted,
     }
-    state.write(cfg.state, {**result, "lastSuccessEpoch": time.time(), "bucket": cfg.bucket})
+    succeeded = time.time()
+    if cfg.textfile:
+        result.update(_write_metric(Path(cfg.textfile), succeeded))
+    state.write(cfg.state, {**result, "lastSuccessEpoch": succeeded, "bucket": cfg.bucket})
     return result
+
+
+def _write_metric(path: Path, succeeded: float) -> dict[str, str]:
+    """Write the textfile; a failure is reported in the result, not raised: the backup itself
+    is in S3, and the Prometheus rules raise the missing or stale time on their own."""
+    try:
+        state.write_metric(path, succeeded)
+    except OSError as exc:
+        return {"textfileError": f"{path}: {exc}"}
+    return {"textfile": str(path)}
 
 
 def _unchanged(
