@@ -47,14 +47,10 @@ def textfile(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The textfile one real backup run wrote (checked to hold the time it ran)."""
     aws = aws_environment(endpoint)
     bucket = f"onebox-test-{uuid.uuid4().hex[:12]}"
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name=aws["AWS_REGION"],
-        aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=aws["AWS_SESSION_TOKEN"],
-    ).create_bucket(Bucket=bucket)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in aws.items():
+            patch.setenv(name, value)
+        boto3.client("s3").create_bucket(Bucket=bucket)
     root = tmp_path_factory.mktemp("backup")
     database, path = root / "onebox.db", root / "collector" / "onebox_backup.prom"
     fill(database, 5)
