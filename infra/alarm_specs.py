@@ -36,6 +36,11 @@ class AlarmSpec:
     inputs: tuple[tuple[str, str], ...] = ()  # (id, metric name) read by `expression`
 
     @property
+    def level(self) -> contract.Alarm:
+        """The alarm's priority and severity, as service.contract.ALARMS states them."""
+        return contract.ALARMS_BY_KEY[self.key]
+
+    @property
     def alarm_metrics(self) -> int:
         """Alarm metrics CloudWatch bills for: a metric-math alarm counts each metric it reads."""
         return len(self.inputs) if self.expression else 1

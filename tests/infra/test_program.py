@@ -60,6 +60,16 @@ def test_at_most_ten_alarms_all_notifying_the_topic(dev_run: Run) -> None:
         assert alarm.inputs["okActions"] == [topic]
 
 
+def test_each_alarm_description_starts_with_the_contracts_priority_and_severity(
+    dev_run: Run,
+) -> None:
+    described = {}
+    for alarm in dev_run.of_type(ALARM):
+        (key,) = [key for key in contract.ALARMS_BY_KEY if alarm.name.endswith(f"-{key}")]
+        described[key] = alarm.inputs["alarmDescription"].split(": ")[0]
+    assert described == {a.key: f"{a.priority} {a.severity}" for a in contract.ALARMS}
+
+
 def test_alarms_watch_every_contract_metric_but_active_users(dev_run: Run) -> None:
     watched = set()
     for alarm in dev_run.of_type(ALARM):
