@@ -131,7 +131,7 @@ def _source(s3: Any, cfg: Settings, key: str | None) -> tuple[str, str | None]:
 
     The stack's own bucket comes first and APP_RESTORE_BUCKET only when the own bucket has no
     backup: once the new stack has backed up, its own backups are newer than anything in the
-    bucket it was seeded from, and a later first boot (a replacement, a resume) reading the
+    bucket it first restored from, and a later first boot (a replacement, a resume) reading the
     old bucket again would silently go back in time.
     """
     buckets = [b for b in dict.fromkeys([cfg.bucket, cfg.restore_bucket]) if b]

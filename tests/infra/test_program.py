@@ -144,7 +144,7 @@ def test_release_archive_is_uploaded_under_its_hash_and_pointed_at(dev_run: Run)
     assert archive.inputs["key"] == contract.release_key(sha256) == f"releases/{sha256}.tar.gz"
     assert archive.inputs["serverSideEncryption"] == "AES256"
     parameter = dev_run.named("onebox-release-pointer").inputs
-    assert parameter["name"] == "/onebox/dev/release"
+    assert parameter["name"] == contract.release_parameter("dev") == "/onebox/dev/release"
     assert parameter["type"] == "String"
     assert contract.ReleasePointer.from_json(parameter["value"]) == contract.ReleasePointer(
         version=sha256, key=contract.release_key(sha256), sha256=sha256
@@ -157,13 +157,13 @@ def test_the_env_file_carries_the_app_contract(dev_run: Run) -> None:
     assert env == {
         "APP_ENV": "production",
         "APP_BACKUP_BUCKET": dev_run.outputs["backup_bucket"],
-        "APP_BACKUP_PREFIX": "backups",
+        "APP_BACKUP_PREFIX": contract.BACKUP_PREFIX,
         "APP_BACKUP_KEEP": "7",
         "APP_BACKUP_RETENTION_DAYS": "7",
         "APP_RESTORE_BUCKET": dev_run.outputs["backup_bucket"],
-        "APP_METRICS_NAMESPACE": "Onebox/dev",
+        "APP_METRICS_NAMESPACE": contract.metrics_namespace("dev"),
         "APP_METRICS_URL": "http://127.0.0.1:80/metrics",
-        "APP_RELEASE_PARAMETER": "/onebox/dev/release",
+        "APP_RELEASE_PARAMETER": contract.release_parameter("dev"),
         "AWS_REGION": "us-east-1",
     }
 

@@ -88,6 +88,13 @@ def test_every_alert_has_words_for_the_on_call() -> None:
         assert rule["annotations"]["summary"] and rule["annotations"]["description"], name
 
 
+def test_the_service_rules_select_the_contracts_scrape_job_and_the_example_scrapes_it() -> None:
+    for name in ("OneboxHighErrorRate", "OneboxLatencyP95AboveSLO", "OneboxDown"):
+        assert f'job="{contract.PROM_JOB}"' in alerts()[name]["expr"], name
+    example = yaml.safe_load((RULES_DIR / "prometheus.example.yml").read_text())
+    assert contract.PROM_JOB in {job["job_name"] for job in example["scrape_configs"]}
+
+
 def test_the_thresholds_are_the_service_objectives() -> None:
     defaults = config.defaults()
     rules = alerts()
