@@ -72,3 +72,5 @@ def write_metric(path: Path, epoch: float) -> None:
     last.set(epoch)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_to_textfile(str(path), registry)
+    # node_exporter runs as its own user; the backup units' UMask=0077 would hide the file.
+    path.chmod(0o644)

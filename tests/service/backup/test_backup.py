@@ -157,6 +157,7 @@ def test_a_backup_writes_its_success_time_for_node_exporters_textfile_collector(
     assert sample.value == state.last_success(settings.state)
     assert result["textfile"] == str(textfile)
     assert [p.name for p in textfile.parent.iterdir()] == [textfile.name]  # no temporary left
+    assert textfile.stat().st_mode & 0o777 == 0o644  # node_exporter is another user
 
 
 def test_an_unwritable_textfile_is_reported_and_the_backup_still_counts(
