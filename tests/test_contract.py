@@ -7,7 +7,10 @@ they share agree.
 
 from __future__ import annotations
 
+import ast
 import re
+import sys
+from pathlib import Path
 
 from infra import alarm_specs, dashboard, userdata
 from service import config, contract
@@ -58,3 +61,14 @@ def test_the_alarms_are_the_contracts_and_the_backup_alarm_waits_for_missed_runs
         contract.BACKUP_AGE_METRIC,
         contract.BACKUP_STALE_SECONDS,
     )
+
+
+def test_the_contract_imports_only_the_standard_library() -> None:
+    tree = ast.parse(Path(contract.__file__).read_text())
+    imported = {
+        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert {name.split(".")[0] for name in imported} <= set(sys.stdlib_module_names)
