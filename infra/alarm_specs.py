@@ -1,14 +1,17 @@
 """The alarms of the stack as plain data (pure: no pulumi import).
 
 Ten alarms, the CloudWatch free tier's count: four on AWS/EC2 metrics and six on the box's
-custom metrics (names and units from the shared contract). Thresholds come from the seeds'
-SLOs: p95 <= 1000 ms, 5xx rate <= 1 %, CPU <= 80 %, heartbeat every minute, a backup every
-5 minutes (alarm after 3 missed runs = 15 minutes).
+custom metrics (names from service.contract). Thresholds are the service's objectives: p95 <=
+1000 ms, 5xx rate <= 1 %, CPU <= 80 %, a heartbeat every minute, and a backup every
+`BACKUP_EVERY_SECONDS` (alarm after `BACKUP_MISSED_RUNS` missed runs). Each alarm's priority and
+severity are the contract's `ALARMS` row of the same key.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from service import contract
 
 EC2 = "AWS/EC2"
 MAX_ALARMS = 10
@@ -31,6 +34,11 @@ class AlarmSpec:
     ec2_action: str | None = None  # "recover" or "reboot": EC2 acts on the box itself
     expression: str | None = None  # metric math over the ids named in `inputs`
     inputs: tuple[tuple[str, str], ...] = ()  # (id, metric name) read by `expression`
+
+    @property
+    def level(self) -> contract.Alarm:
+        """The alarm's priority and severity, as service.contract.ALARMS states them."""
+        return contract.ALARMS_BY_KEY[self.key]
 
     @property
     def alarm_metrics(self) -> int:
@@ -92,7 +100,7 @@ def instance_alarms(namespace: str, p95_ms: float = 1000, error_pct: float = 1) 
             "heartbeat-missing",
             "No healthy heartbeat from the box for 3 minutes",
             namespace,
-            "Healthy",
+            contract.HEALTHY_METRIC,
             "Minimum",
             lt,
             1,
@@ -112,13 +120,13 @@ def instance_alarms(namespace: str, p95_ms: float = 1000, error_pct: float = 1) 
             1,
             treat_missing_data="notBreaching",
             expression="100 * errors / requests",
-            inputs=(("errors", "Errors5xx"), ("requests", "Requests")),
+            inputs=(("errors", contract.ERRORS_5XX_METRIC), ("requests", contract.REQUESTS_METRIC)),
         ),
         AlarmSpec(
             "latency-p95",
             f"p95 latency above {p95_ms:g} ms (5 min average)",
             namespace,
-            "LatencyP95",
+            contract.LATENCY_P95_METRIC,
             "Average",
             gt,
             p95_ms,
@@ -128,12 +136,13 @@ def instance_alarms(namespace: str, p95_ms: float = 1000, error_pct: float = 1) 
         ),
         AlarmSpec(
             "backup-age",
-            "No successful backup for 15 minutes (3 missed runs)",
+            f"No successful backup for {contract.BACKUP_STALE_SECONDS // 60} minutes "
+            f"({contract.BACKUP_MISSED_RUNS} missed runs)",
             namespace,
-            "BackupAgeSeconds",
+            contract.BACKUP_AGE_METRIC,
             "Maximum",
             gt,
-            900,
+            contract.BACKUP_STALE_SECONDS,
             300,
             1,
             treat_missing_data="breaching",
@@ -142,7 +151,7 @@ def instance_alarms(namespace: str, p95_ms: float = 1000, error_pct: float = 1) 
             "disk-used",
             "Disk above 80 %: SQLite writes fail when it is full",
             namespace,
-            "DiskUsedPercent",
+            contract.DISK_USED_METRIC,
             "Maximum",
             gt,
             80,
@@ -153,7 +162,7 @@ def instance_alarms(namespace: str, p95_ms: float = 1000, error_pct: float = 1) 
             "memory-used",
             "Memory above 90 % for 10 minutes",
             namespace,
-            "MemoryUsedPercent",
+            contract.MEMORY_USED_METRIC,
             "Average",
             gt,
             90,

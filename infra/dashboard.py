@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from service import contract
+
 EC2 = "AWS/EC2"
 # (title, namespace or None for the box's own, metric, statistic)
 GRAPHS: tuple[tuple[str, str | None, str, str], ...] = (
-    ("Requests per minute", None, "Requests", "Sum"),
-    ("5xx responses per minute", None, "Errors5xx", "Sum"),
-    ("p95 latency (ms)", None, "LatencyP95", "Maximum"),
-    ("Active users", None, "ActiveUsers", "Maximum"),
-    ("Healthy heartbeat", None, "Healthy", "Minimum"),
-    ("Backup age (s)", None, "BackupAgeSeconds", "Maximum"),
-    ("Memory used (%)", None, "MemoryUsedPercent", "Average"),
-    ("Disk used (%)", None, "DiskUsedPercent", "Maximum"),
+    ("Requests per minute", None, contract.REQUESTS_METRIC, "Sum"),
+    ("5xx responses per minute", None, contract.ERRORS_5XX_METRIC, "Sum"),
+    ("p95 latency (ms)", None, contract.LATENCY_P95_METRIC, "Maximum"),
+    ("Active users", None, contract.ACTIVE_USERS_METRIC, "Maximum"),
+    ("Healthy heartbeat", None, contract.HEALTHY_METRIC, "Minimum"),
+    ("Backup age (s)", None, contract.BACKUP_AGE_METRIC, "Maximum"),
+    ("Memory used (%)", None, contract.MEMORY_USED_METRIC, "Average"),
+    ("Disk used (%)", None, contract.DISK_USED_METRIC, "Maximum"),
     ("CPU (%)", EC2, "CPUUtilization", "Average"),
     ("CPU credit balance", EC2, "CPUCreditBalance", "Minimum"),
 )
@@ -49,6 +51,6 @@ def dashboard_body(namespace: str, instance_id: str | None, region: str) -> dict
         }
     widgets = []
     for index, (title, space, metric, stat) in enumerate(GRAPHS):
-        series = [space or namespace, metric, "InstanceId", instance_id]
+        series = [space or namespace, metric, contract.METRIC_DIMENSION, instance_id]
         widgets.append(_widget(index, title, series, stat, region))
     return {"widgets": widgets}

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 from infra import policies
 from infra.alarm_specs import AlarmSpec, instance_alarms
 from infra.dashboard import dashboard_body
+from service import contract
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,11 @@ class Monitoring(pulumi.ComponentResource):
         actions: list[Any] = [topic_arn]
         if spec.ec2_action:
             actions.insert(0, f"arn:aws:automate:{args.region}:ec2:{spec.ec2_action}")
-        metric = _metric_args(spec, {"InstanceId": args.instance_id})
+        metric = _metric_args(spec, {contract.METRIC_DIMENSION: args.instance_id})
         aws.cloudwatch.MetricAlarm(
             f"{name}-{spec.key}",
-            alarm_description=spec.description,
+            # The priority first: it is what the notification's reader needs before anything.
+            alarm_description=f"{spec.level.priority} {spec.level.severity}: {spec.description}",
             comparison_operator=spec.comparison,
             threshold=spec.threshold,
             evaluation_periods=spec.evaluation_periods,

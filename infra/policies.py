@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.contract import BACKUP_PREFIX, RELEASE_PREFIX
+
 Document = dict[str, Any]
-BACKUP_PREFIX = "backups"
-RELEASE_PREFIX = "releases"
 
 
 def _document(*statements: dict[str, Any]) -> Document:

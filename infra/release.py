@@ -3,35 +3,32 @@
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.sources import Release
+from infra.sources import BuiltRelease
 
 
 @dataclass(frozen=True)
 class ReleaseArgs:
     """The built archive, where it goes, and the parameter that names it."""
 
-    release: Release
+    release: BuiltRelease
     bucket_name: pulumi.Input[str]
     parameter_name: str
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def pointer(release: Release) -> str:
+def pointer(release: BuiltRelease) -> str:
     """The parameter's JSON value; the box installs (and the agent deploys) what it names."""
-    return json.dumps(
-        {"version": release.sha256, "key": release.key, "sha256": release.sha256},
-        sort_keys=True,
-    )
+    return release.pointer.to_json()
 
 
 class ServiceRelease(pulumi.ComponentResource):
-    """releases/<sha256>.tar.gz in the bucket and /onebox/<stack>/release pointing at it."""
+    """The archive at `contract.release_key(sha256)` in the bucket, and the release parameter
+    (`contract.release_parameter(stack)`) pointing at it."""
 
     version: pulumi.Output[str]
     """The release's SHA-256, also its version."""

@@ -13,21 +13,29 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from service.contract import ReleasePointer
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SKIPPED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo", ".db", ".db-wal", ".db-shm")
 
 
 @dataclass(frozen=True)
-class Release:
-    """A built release: its archive bytes, its SHA-256 and the S3 key it lives under."""
+class BuiltRelease:
+    """A built release: its archive bytes and its SHA-256, which name it in the bucket."""
 
     archive: bytes
     sha256: str
 
     @property
+    def pointer(self) -> ReleasePointer:
+        """What the release parameter holds for this archive."""
+        return ReleasePointer.of(self.sha256)
+
+    @property
     def key(self) -> str:
-        return f"releases/{self.sha256}.tar.gz"
+        """The S3 key the archive is uploaded under."""
+        return self.pointer.key
 
 
 def deploy_files(root: Path = REPO_ROOT) -> dict[str, str]:
@@ -63,7 +71,7 @@ def _tar_info(name: str, size: int, executable: bool) -> tarfile.TarInfo:
     return info
 
 
-def build_release(root: Path = REPO_ROOT) -> Release:
+def build_release(root: Path = REPO_ROOT) -> BuiltRelease:
     """The deterministic tar.gz of service/ (paths like service/wsgi.py) and its SHA-256."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -73,4 +81,4 @@ def build_release(root: Path = REPO_ROOT) -> Release:
             executable = bool(path.stat().st_mode & 0o111)
             tar.addfile(_tar_info(name, len(data), executable), io.BytesIO(data))
     archive = gzip.compress(raw.getvalue(), compresslevel=9, mtime=0)
-    return Release(archive=archive, sha256=hashlib.sha256(archive).hexdigest())
+    return BuiltRelease(archive=archive, sha256=hashlib.sha256(archive).hexdigest())

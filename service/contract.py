@@ -47,6 +47,10 @@ BACKUP_PREFIX = "backups"  # s3://<bucket>/backups/<UTC time>-<host>.sqlite.gz
 BACKUP_EVERY_SECONDS = 300  # onebox-backup.timer's OnCalendar (a test holds the two equal)
 BACKUP_MISSED_RUNS = 3  # the backup alarms fire after this many missed runs
 BACKUP_STALE_SECONDS = BACKUP_EVERY_SECONDS * BACKUP_MISSED_RUNS
+# Where the box's backups write PROM_BACKUP_LAST_SUCCESS (APP_BACKUP_TEXTFILE): node_exporter's
+# textfile collector reads *.prom files from this directory (--collector.textfile.directory).
+BACKUP_TEXTFILE_DIR = "/var/lib/node_exporter/textfile_collector"
+BACKUP_TEXTFILE = f"{BACKUP_TEXTFILE_DIR}/onebox_backup.prom"
 
 # -- releases ------------------------------------------------------------------------------------
 RELEASE_PREFIX = "releases"  # s3://<bucket>/releases/<sha256>.tar.gz
@@ -117,16 +121,25 @@ def metrics_namespace(stack: str) -> str:
 
 
 METRIC_DIMENSION = "InstanceId"
-# CloudWatch custom metrics the publisher sends: name -> unit. Alarms and the dashboard read them.
+# The CloudWatch custom metrics the publisher sends; the alarms and the dashboard read them.
+REQUESTS_METRIC = "Requests"
+ERRORS_5XX_METRIC = "Errors5xx"
+LATENCY_P95_METRIC = "LatencyP95"
+ACTIVE_USERS_METRIC = "ActiveUsers"
+HEALTHY_METRIC = "Healthy"  # the heartbeat: 1 when the service answered its health check
+BACKUP_AGE_METRIC = "BackupAgeSeconds"
+MEMORY_USED_METRIC = "MemoryUsedPercent"
+DISK_USED_METRIC = "DiskUsedPercent"
+# Name -> CloudWatch unit, in the order the publisher sends and the dashboard graphs them.
 CLOUDWATCH_METRICS: dict[str, str] = {
-    "Requests": "Count",
-    "Errors5xx": "Count",
-    "LatencyP95": "Milliseconds",
-    "ActiveUsers": "Count",
-    "Healthy": "None",
-    "BackupAgeSeconds": "Seconds",
-    "MemoryUsedPercent": "Percent",
-    "DiskUsedPercent": "Percent",
+    REQUESTS_METRIC: "Count",
+    ERRORS_5XX_METRIC: "Count",
+    LATENCY_P95_METRIC: "Milliseconds",
+    ACTIVE_USERS_METRIC: "Count",
+    HEALTHY_METRIC: "None",
+    BACKUP_AGE_METRIC: "Seconds",
+    MEMORY_USED_METRIC: "Percent",
+    DISK_USED_METRIC: "Percent",
 }
 # Prometheus names: the service serves the first two on /metrics; the backup job writes the last
 # to a node_exporter textfile-collector file.

@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Metric
 
-REQUESTS = "onebox_http_requests"
-LATENCY = "onebox_http_request_duration_seconds"
+from service.contract import PROM_LATENCY, PROM_REQUESTS
+
+# Aliases for service/metrics.py, which registers its counter and histogram under these names.
+REQUESTS = PROM_REQUESTS
+LATENCY = PROM_LATENCY
 
 
 def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
@@ -58,14 +61,14 @@ def collect_routes(families: Iterable[Metric]) -> dict[str, RouteStats]:
             if route is None:
                 continue
             stats = routes[route]
-            if sample.name == f"{REQUESTS}_total":
+            if sample.name == f"{PROM_REQUESTS}_total":
                 status = int(sample.labels.get("status", "0"))
                 stats.count += sample.value
                 stats.server_errors += sample.value if status >= 500 else 0
                 stats.client_errors += sample.value if 400 <= status < 500 else 0
-            elif sample.name == f"{LATENCY}_bucket":
+            elif sample.name == f"{PROM_LATENCY}_bucket":
                 stats.buckets[float(sample.labels["le"])] += sample.value
-            elif sample.name == f"{LATENCY}_sum":
+            elif sample.name == f"{PROM_LATENCY}_sum":
                 stats.seconds += sample.value
     return dict(routes)
 

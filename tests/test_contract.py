@@ -1,17 +1,21 @@
 """The boundary between the halves: what the infrastructure declares, the service provides.
 
-The infra never imports the service and the service never imports pulumi; this test imports
-both (their pure modules) and checks that the names they share agree.
+The infra imports only service.contract and service.config of the service, and the service
+never imports pulumi; this test imports both (their pure modules) and checks that the names
+they share agree.
 """
 
 from __future__ import annotations
 
+import ast
 import re
+import sys
+from pathlib import Path
 
 from infra import alarm_specs, dashboard, userdata
-from service import config
+from service import config, contract
 from service.agent import settings as agent_settings
-from service.publish.cloudwatch import CONTRACT
+from service.contract import CLOUDWATCH_METRICS
 
 NAMESPACE = "Onebox/dev"
 
@@ -27,7 +31,7 @@ def custom_metrics_alarmed() -> set[str]:
 def test_every_alarm_on_the_box_reads_a_metric_the_publisher_sends() -> None:
     alarmed = custom_metrics_alarmed()
     assert alarmed  # the heartbeat at least
-    assert alarmed <= set(CONTRACT)
+    assert alarmed <= set(CLOUDWATCH_METRICS)
 
 
 def test_the_dashboard_graphs_exactly_the_metrics_the_publisher_sends() -> None:
@@ -38,7 +42,7 @@ def test_the_dashboard_graphs_exactly_the_metrics_the_publisher_sends() -> None:
         for series in widget["properties"]["metrics"]
         if series[0] == NAMESPACE
     }
-    assert graphed == set(CONTRACT)
+    assert graphed == set(CLOUDWATCH_METRICS)
 
 
 def test_every_variable_the_infra_writes_is_one_the_box_reads() -> None:
@@ -47,3 +51,24 @@ def test_every_variable_the_infra_writes_is_one_the_box_reads() -> None:
     documented = {s.env for s in config.SETTINGS}
     documented |= set(re.findall(r"^(APP_[A-Z0-9_]+)", agent_settings.__doc__ or "", re.M))
     assert written - documented <= {"AWS_REGION"}
+
+
+def test_the_alarms_are_the_contracts_and_the_backup_alarm_waits_for_missed_runs() -> None:
+    specs = {spec.key: spec for spec in alarm_specs.instance_alarms(NAMESPACE)}
+    assert set(specs) == set(contract.ALARMS_BY_KEY)
+    backup = specs["backup-age"]
+    assert (backup.metric, backup.threshold) == (
+        contract.BACKUP_AGE_METRIC,
+        contract.BACKUP_STALE_SECONDS,
+    )
+
+
+def test_the_contract_imports_only_the_standard_library() -> None:
+    tree = ast.parse(Path(contract.__file__).read_text())
+    imported = {
+        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert {name.split(".")[0] for name in imported} <= set(sys.stdlib_module_names)

@@ -18,8 +18,9 @@ from typing import Any
 
 from service.agent import probe, source
 from service.agent.layout import Layout
-from service.agent.release import Release, ReleaseError, extract
+from service.agent.release import extract
 from service.agent.settings import AgentSettings
+from service.contract import ReleaseError, ReleasePointer
 from service.logs import log_event
 
 OK, FAILED = 0, 1
@@ -57,7 +58,7 @@ class Deployer:
         self.preflight(release.version)
         return self.switch(release.version, running)
 
-    def install(self, release: Release) -> None:
+    def install(self, release: ReleasePointer) -> None:
         """Download, verify and unpack into releases/<version> (reused if already complete)."""
         layout = self.layout
         if layout.is_installed(release.version):

@@ -1,61 +1,23 @@
-"""What a published release is: its description, and how to unpack it safely.
+"""How to unpack a published release safely.
 
-The stack publishes `{"version": "<sha256>", "key": "releases/<sha256>.tar.gz", "sha256":
-"<sha256>"}`; the archive holds the repository's `service/` directory (members `service/...`).
+The stack publishes a `service.contract.ReleasePointer` (read with `ReleasePointer.from_json`);
+the archive it names holds the repository's `service/` directory (members `service/...`).
 Everything here is plain: no AWS, no processes.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import tarfile
-from dataclasses import dataclass
 from pathlib import Path
 
-SHA256 = re.compile(r"[0-9a-f]{64}")
+from service.contract import ReleaseError
+
+__all__ = ["CHUNK", "MAX_MEMBERS", "MAX_UNPACKED_BYTES", "ReleaseError", "extract"]
+
 CHUNK = 1024 * 1024
 # The service is a few hundred KB; anything far larger is not one of our archives.
 MAX_UNPACKED_BYTES = 64 * 1024 * 1024
 MAX_MEMBERS = 2000
-
-
-class ReleaseError(ValueError):
-    """A release is malformed or not what it claims to be; the message names the value."""
-
-
-@dataclass(frozen=True)
-class Release:
-    version: str
-    key: str
-    sha256: str
-
-
-def parse_release(text: str) -> Release:
-    """The release described by the parameter's JSON value, validated field by field."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReleaseError(f"release parameter {text[:80]!r} is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ReleaseError(f"release parameter {text[:80]!r} is not a JSON object")
-    fields = {}
-    for name in ("version", "key", "sha256"):
-        value = data.get(name)
-        if not isinstance(value, str) or not value:
-            raise ReleaseError(f"release parameter: {name}={value!r} is missing or not a string")
-        fields[name] = value
-    release = Release(**fields)
-    for name in ("version", "sha256"):
-        if not SHA256.fullmatch(getattr(release, name)):
-            raise ReleaseError(
-                f"release parameter: {name}={getattr(release, name)!r} is not a sha256"
-            )
-    if release.key != f"releases/{release.sha256}.tar.gz":
-        raise ReleaseError(
-            f"release parameter: key={release.key!r} is not releases/<sha256>.tar.gz"
-        )
-    return release
 
 
 def _check_members(tar: tarfile.TarFile) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from service import aws
-from service.agent.release import CHUNK, Release, ReleaseError, parse_release
+from service.agent.release import CHUNK
+from service.contract import ReleaseError, ReleasePointer
 
 
 def clients() -> tuple[Any, Any]:
@@ -20,11 +21,11 @@ def clients() -> tuple[Any, Any]:
     return aws.client("ssm"), aws.client("s3")
 
 
-def read_release(ssm: Any, parameter: str) -> Release:
+def read_release(ssm: Any, parameter: str) -> ReleasePointer:
     """The release the stack published in `parameter`."""
     value = ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
     try:
-        return parse_release(value)
+        return ReleasePointer.from_json(value)
     except ReleaseError as exc:
         raise ReleaseError(f"{parameter}: {exc}") from None
 

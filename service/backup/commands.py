@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from service import contract
 from service.backup import keys, restore, snapshot, state
 from service.backup import s3 as bucket_io
 from service.backup.lock import exclusive
@@ -30,11 +31,12 @@ class Settings:
 
     database: Path
     bucket: str
-    prefix: str = "backups"
+    prefix: str = contract.BACKUP_PREFIX
     keep: int = 7
     days: int = 7
     state_file: str = ""
     restore_bucket: str = ""
+    textfile: str = ""  # node_exporter textfile for the last success time; "": not written
 
     @property
     def state(self) -> Path:
@@ -73,8 +75,21 @@ def backup(cfg: Settings, now: datetime | None = None, host: str | None = None) 
         "rows": rows,
         "deleted": deleted,
     }
-    state.write(cfg.state, {**result, "lastSuccessEpoch": time.time(), "bucket": cfg.bucket})
+    succeeded = time.time()
+    if cfg.textfile:
+        result.update(_write_metric(Path(cfg.textfile), succeeded))
+    state.write(cfg.state, {**result, "lastSuccessEpoch": succeeded, "bucket": cfg.bucket})
     return result
+
+
+def _write_metric(path: Path, succeeded: float) -> dict[str, str]:
+    """Write the textfile; a failure is reported in the result, not raised: the backup itself
+    is in S3, and the Prometheus rules raise the missing or stale time on their own."""
+    try:
+        state.write_metric(path, succeeded)
+    except OSError as exc:
+        return {"textfileError": f"{path}: {exc}"}
+    return {"textfile": str(path)}
 
 
 def _unchanged(
@@ -116,7 +131,7 @@ def _source(s3: Any, cfg: Settings, key: str | None) -> tuple[str, str | None]:
 
     The stack's own bucket comes first and APP_RESTORE_BUCKET only when the own bucket has no
     backup: once the new stack has backed up, its own backups are newer than anything in the
-    bucket it was seeded from, and a later first boot (a replacement, a resume) reading the
+    bucket it first restored from, and a later first boot (a replacement, a resume) reading the
     old bucket again would silently go back in time.
     """
     buckets = [b for b in dict.fromkeys([cfg.bucket, cfg.restore_bucket]) if b]

@@ -1,7 +1,9 @@
-"""The local record of the last successful backup, read by the metrics publisher.
+"""The local records of the last successful backup: a JSON file the metrics publisher reads,
+and a Prometheus textfile for node_exporter's textfile collector.
 
-One small JSON file, replaced atomically, so the publisher can report the backup's age every
-minute without an S3 call, and a half-written file is never read.
+Both are replaced atomically, so the publisher can report the backup's age every minute without
+an S3 call, node_exporter serves the time to the Prometheus rules, and neither ever reads a
+half-written file.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+
+from service.contract import PROM_BACKUP_LAST_SUCCESS
 
 STATE_NAME = "backup-state.json"
 
@@ -49,3 +55,22 @@ def last_success(path: Path) -> float | None:
     record = read(path)
     value = None if record is None else record.get("lastSuccessEpoch")
     return float(value) if isinstance(value, int | float) else None
+
+
+def write_metric(path: Path, epoch: float) -> None:
+    """Replace the textfile `path` (*.prom) with the one gauge PROM_BACKUP_LAST_SUCCESS=`epoch`.
+
+    prometheus_client writes a temporary file beside it and renames it over, so the collector
+    never serves a partial file.
+    """
+    registry = CollectorRegistry()
+    last = Gauge(
+        PROM_BACKUP_LAST_SUCCESS,
+        "Unix time of the last successful onebox backup (or skip: S3 already had the data).",
+        registry=registry,
+    )
+    last.set(epoch)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_to_textfile(str(path), registry)
+    # node_exporter runs as its own user; the backup units' UMask=0077 would hide the file.
+    path.chmod(0o644)

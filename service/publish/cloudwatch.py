@@ -1,4 +1,4 @@
-"""The metric data of one PutMetricData call: the shared contract's names and units, exactly.
+"""The metric data of one PutMetricData call: the names and units of service.contract, exactly.
 
 Eight custom metrics of the free tier's ten, one dimension (InstanceId). A figure that is
 unknown this minute (no request, so no p95; the store did not answer, so no user count) is left
@@ -11,17 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-# Name -> CloudWatch unit. The alarms and the dashboard use these names; do not rename.
-CONTRACT: dict[str, str] = {
-    "Requests": "Count",
-    "Errors5xx": "Count",
-    "LatencyP95": "Milliseconds",
-    "ActiveUsers": "Count",
-    "Healthy": "None",
-    "BackupAgeSeconds": "Seconds",
-    "MemoryUsedPercent": "Percent",
-    "DiskUsedPercent": "Percent",
-}
+from service import contract
+
 FREE_TIER_METRICS = 10
 STORAGE_RESOLUTION = 60  # standard resolution: the alarms use 60 s periods
 
@@ -43,23 +34,23 @@ class Figures:
 def metric_data(figures: Figures, instance_id: str, at: datetime) -> list[dict[str, Any]]:
     """The MetricData list for PutMetricData: at most the eight contract metrics."""
     values = {
-        "Requests": figures.requests,
-        "Errors5xx": figures.errors_5xx,
-        "LatencyP95": figures.latency_p95_ms,
-        "ActiveUsers": figures.active_users,
-        "Healthy": 1.0 if figures.healthy else 0.0,
-        "BackupAgeSeconds": figures.backup_age_seconds,
-        "MemoryUsedPercent": figures.memory_used_percent,
-        "DiskUsedPercent": figures.disk_used_percent,
+        contract.REQUESTS_METRIC: figures.requests,
+        contract.ERRORS_5XX_METRIC: figures.errors_5xx,
+        contract.LATENCY_P95_METRIC: figures.latency_p95_ms,
+        contract.ACTIVE_USERS_METRIC: figures.active_users,
+        contract.HEALTHY_METRIC: 1.0 if figures.healthy else 0.0,
+        contract.BACKUP_AGE_METRIC: figures.backup_age_seconds,
+        contract.MEMORY_USED_METRIC: figures.memory_used_percent,
+        contract.DISK_USED_METRIC: figures.disk_used_percent,
     }
-    dimensions = [{"Name": "InstanceId", "Value": instance_id}]
+    dimensions = [{"Name": contract.METRIC_DIMENSION, "Value": instance_id}]
     return [
         {
             "MetricName": name,
             "Dimensions": dimensions,
             "Timestamp": at,
             "Value": float(value),
-            "Unit": CONTRACT[name],
+            "Unit": contract.CLOUDWATCH_METRICS[name],
             "StorageResolution": STORAGE_RESOLUTION,
         }
         for name, value in values.items()

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.summary import LATENCY, REQUESTS, histogram_quantile
+from service.contract import PROM_LATENCY, PROM_REQUESTS
+from service.summary import histogram_quantile
 
 ACTIVE_USERS = "onebox_active_users"
 
@@ -51,11 +52,11 @@ def parse(text: str) -> Totals:
     active: float | None = None
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == f"{REQUESTS}_total":
+            if sample.name == f"{PROM_REQUESTS}_total":
                 requests += sample.value
                 if sample.labels.get("status", "").startswith("5"):
                     errors += sample.value
-            elif sample.name == f"{LATENCY}_bucket":
+            elif sample.name == f"{PROM_LATENCY}_bucket":
                 buckets[float(sample.labels["le"])] += sample.value
             elif sample.name == ACTIVE_USERS:
                 active = sample.value

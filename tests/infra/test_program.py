@@ -9,6 +9,7 @@ import json
 from infra import sources
 from infra.alarm_specs import MAX_ALARMS
 from infra.mocks import Run
+from service import contract
 from tests.infra.helpers import ALARM, INSTANCE, env_values, user_data, written_files
 
 OUTPUTS = {
@@ -16,10 +17,7 @@ OUTPUTS = {
     "alarm_topic_arn", "dashboard_url", "ssm_session_command", "monthly_cost_usd",
     "cost_breakdown",
 }  # fmt: skip
-CONTRACT_METRICS = {
-    "Requests", "Errors5xx", "LatencyP95", "ActiveUsers", "Healthy", "BackupAgeSeconds",
-    "MemoryUsedPercent", "DiskUsedPercent",
-}  # fmt: skip
+CONTRACT_METRICS = set(contract.CLOUDWATCH_METRICS)
 
 
 def test_every_documented_output_is_exported(dev_run: Run) -> None:
@@ -62,6 +60,16 @@ def test_at_most_ten_alarms_all_notifying_the_topic(dev_run: Run) -> None:
         assert alarm.inputs["okActions"] == [topic]
 
 
+def test_each_alarm_description_starts_with_the_contracts_priority_and_severity(
+    dev_run: Run,
+) -> None:
+    described = {}
+    for alarm in dev_run.of_type(ALARM):
+        (key,) = [key for key in contract.ALARMS_BY_KEY if alarm.name.endswith(f"-{key}")]
+        described[key] = alarm.inputs["alarmDescription"].split(": ")[0]
+    assert described == {a.key: f"{a.priority} {a.severity}" for a in contract.ALARMS}
+
+
 def test_alarms_watch_every_contract_metric_but_active_users(dev_run: Run) -> None:
     watched = set()
     for alarm in dev_run.of_type(ALARM):
@@ -71,7 +79,7 @@ def test_alarms_watch_every_contract_metric_but_active_users(dev_run: Run) -> No
             if "metric" in query:
                 watched.add((query["metric"]["namespace"], query["metric"]["metricName"]))
     custom = {name for namespace, name in watched if namespace == "Onebox/dev"}
-    assert custom == CONTRACT_METRICS - {"ActiveUsers"}
+    assert custom == CONTRACT_METRICS - {contract.ACTIVE_USERS_METRIC}
     ec2 = {name for namespace, name in watched if namespace == "AWS/EC2"}
     assert ec2 == {
         "StatusCheckFailed_System", "StatusCheckFailed_Instance", "CPUUtilization",
@@ -133,16 +141,14 @@ def test_release_archive_is_uploaded_under_its_hash_and_pointed_at(dev_run: Run)
     (archive,) = dev_run.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
     uploaded = base64.b64decode(archive.inputs["contentBase64"])
     sha256 = hashlib.sha256(uploaded).hexdigest()
-    assert archive.inputs["key"] == f"releases/{sha256}.tar.gz"
+    assert archive.inputs["key"] == contract.release_key(sha256) == f"releases/{sha256}.tar.gz"
     assert archive.inputs["serverSideEncryption"] == "AES256"
     parameter = dev_run.named("onebox-release-pointer").inputs
-    assert parameter["name"] == "/onebox/dev/release"
+    assert parameter["name"] == contract.release_parameter("dev") == "/onebox/dev/release"
     assert parameter["type"] == "String"
-    assert json.loads(parameter["value"]) == {
-        "version": sha256,
-        "key": f"releases/{sha256}.tar.gz",
-        "sha256": sha256,
-    }
+    assert contract.ReleasePointer.from_json(parameter["value"]) == contract.ReleasePointer(
+        version=sha256, key=contract.release_key(sha256), sha256=sha256
+    )
     assert dev_run.outputs["release_version"] == sha256
 
 
@@ -151,13 +157,13 @@ def test_the_env_file_carries_the_app_contract(dev_run: Run) -> None:
     assert env == {
         "APP_ENV": "production",
         "APP_BACKUP_BUCKET": dev_run.outputs["backup_bucket"],
-        "APP_BACKUP_PREFIX": "backups",
+        "APP_BACKUP_PREFIX": contract.BACKUP_PREFIX,
         "APP_BACKUP_KEEP": "7",
         "APP_BACKUP_RETENTION_DAYS": "7",
         "APP_RESTORE_BUCKET": dev_run.outputs["backup_bucket"],
-        "APP_METRICS_NAMESPACE": "Onebox/dev",
+        "APP_METRICS_NAMESPACE": contract.metrics_namespace("dev"),
         "APP_METRICS_URL": "http://127.0.0.1:80/metrics",
-        "APP_RELEASE_PARAMETER": "/onebox/dev/release",
+        "APP_RELEASE_PARAMETER": contract.release_parameter("dev"),
         "AWS_REGION": "us-east-1",
     }
 

@@ -13,6 +13,7 @@ import pytest
 
 from infra import config
 from infra.mocks import Run
+from service import contract
 from tests.infra.conftest import ADMIN_CIDR
 from tests.infra.helpers import (
     EGRESS,
@@ -178,7 +179,7 @@ def test_ckv_aws_290_355_wildcard_resource_only_where_aws_allows_no_scoping(admi
         if "*" in as_list(statement["Resource"]):
             assert statement["Action"] == "cloudwatch:PutMetricData"
             assert statement["Condition"] == {
-                "StringEquals": {"cloudwatch:namespace": "Onebox/dev"}
+                "StringEquals": {"cloudwatch:namespace": contract.metrics_namespace("dev")}
             }
 
 
@@ -187,16 +188,18 @@ def test_ckv_aws_290_writes_are_limited_to_the_backups_prefix(admin_run: Run) ->
         actions = as_list(statement["Action"])
         if any(action in ("s3:PutObject", "s3:DeleteObject") for action in actions):
             assert [str(r).rsplit("/", 2)[-2:] for r in as_list(statement["Resource"])] == [
-                ["backups", "*"]
+                [contract.BACKUP_PREFIX, "*"]
             ]
 
 
 def test_release_pointer_and_releases_are_readable_and_nothing_more(dev_run: Run) -> None:
     by_sid = {statement["Sid"]: statement for statement in statements(dev_run, "onebox-policy")}
     assert by_sid["ReleasePointer"]["Action"] == "ssm:GetParameter"
-    assert by_sid["ReleasePointer"]["Resource"].endswith(":parameter/onebox/dev/release")
+    assert by_sid["ReleasePointer"]["Resource"].endswith(
+        f":parameter{contract.release_parameter('dev')}"
+    )
     assert by_sid["ReleasesRead"]["Action"] == "s3:GetObject"
-    assert by_sid["ReleasesRead"]["Resource"].endswith("/releases/*")
+    assert by_sid["ReleasesRead"]["Resource"].endswith(f"/{contract.RELEASE_PREFIX}/*")
 
 
 def test_restore_bucket_is_readable_only_under_backups(admin_run: Run) -> None:
@@ -205,7 +208,9 @@ def test_restore_bucket_is_readable_only_under_backups(admin_run: Run) -> None:
         "RestoreList": "s3:ListBucket",
         "RestoreRead": "s3:GetObject",
     }
-    assert "arn:aws:s3:::onebox-backups-from-before/backups/*" in [s["Resource"] for s in restore]
+    assert f"arn:aws:s3:::onebox-backups-from-before/{contract.BACKUP_PREFIX}/*" in [
+        s["Resource"] for s in restore
+    ]
 
 
 def test_ckv2_aws_41_instance_has_an_instance_profile(dev_run: Run) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from infra import sources
+from service.contract import ReleasePointer
 
 
 def _tree(root: Path, files: dict[str, str]) -> Path:
@@ -40,7 +41,8 @@ def test_same_code_gives_the_same_hash_and_a_change_gives_a_new_one(tmp_path: Pa
     assert one.sha256 == two.sha256 == hashlib.sha256(one.archive).hexdigest()
     changed = sources.build_release(_tree(tmp_path / "three", {**files, "service/app.py": "A=2"}))
     assert changed.sha256 != one.sha256
-    assert changed.key == f"releases/{changed.sha256}.tar.gz"
+    assert changed.key == changed.pointer.key == f"releases/{changed.sha256}.tar.gz"
+    assert changed.pointer == ReleasePointer.of(changed.sha256)
 
 
 def test_caches_and_databases_are_left_out(tmp_path: Path) -> None:

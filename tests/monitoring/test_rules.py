@@ -15,14 +15,16 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from service import config, create_app
+from service import config, contract, create_app
 from tests.support import ROOT, require_tool
 
 RULES_DIR = ROOT / "monitoring" / "prometheus"
 RULES = RULES_DIR / "onebox-rules.yml"
 # Not served by the service: written by the backup job for node_exporter's textfile collector,
 # or node_exporter's own.
-FROM_THE_NODE = {"onebox_backup_last_success_timestamp_seconds", "node_cpu_seconds_total"}
+FROM_THE_NODE = {contract.PROM_BACKUP_LAST_SUCCESS, "node_cpu_seconds_total"}
+# Each Prometheus alert -> the contract's CloudWatch alarm it mirrors.
+MIRRORED = {name: alarm for alarm in contract.ALARMS for name in alarm.prometheus}
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -70,11 +72,27 @@ def test_every_alert_is_exercised_by_the_unit_tests() -> None:
     assert firing == set(alerts())
 
 
-def test_every_alert_has_a_severity_a_priority_and_words_for_the_on_call() -> None:
+def test_every_alert_mirrors_an_alarm_of_the_contract_and_every_mirror_exists() -> None:
+    assert set(alerts()) == set(MIRRORED)
+
+
+def test_every_alert_has_the_priority_and_severity_of_the_alarm_it_mirrors() -> None:
     for name, rule in alerts().items():
-        assert rule["labels"]["severity"] in {"critical", "warning"}, name
-        assert rule["labels"]["priority"] in {"P1", "P2", "P3"}, name
+        alarm = MIRRORED[name]
+        labels = {"priority": alarm.priority, "severity": alarm.severity}
+        assert {k: rule["labels"][k] for k in labels} == labels, name
+
+
+def test_every_alert_has_words_for_the_on_call() -> None:
+    for name, rule in alerts().items():
         assert rule["annotations"]["summary"] and rule["annotations"]["description"], name
+
+
+def test_the_service_rules_select_the_contracts_scrape_job_and_the_example_scrapes_it() -> None:
+    for name in ("OneboxHighErrorRate", "OneboxLatencyP95AboveSLO", "OneboxDown"):
+        assert f'job="{contract.PROM_JOB}"' in alerts()[name]["expr"], name
+    example = yaml.safe_load((RULES_DIR / "prometheus.example.yml").read_text())
+    assert contract.PROM_JOB in {job["job_name"] for job in example["scrape_configs"]}
 
 
 def test_the_thresholds_are_the_service_objectives() -> None:
@@ -84,7 +102,8 @@ def test_the_thresholds_are_the_service_objectives() -> None:
     latency = re.search(r">\s*([\d.]+)\s*$", rules["OneboxLatencyP95AboveSLO"]["expr"].strip())
     assert error_rate and float(error_rate.group(1)) == defaults["SLO_ERROR_RATE_PCT"]
     assert latency and float(latency.group(1)) * 1000 == defaults["SLO_P95_MS"]
-    assert "> 900" in rules["OneboxBackupStale"]["expr"]  # 3 missed 5-minute backups
+    stale = f"time() - {contract.PROM_BACKUP_LAST_SUCCESS} > {contract.BACKUP_STALE_SECONDS}"
+    assert rules["OneboxBackupStale"]["expr"].strip() == stale
 
 
 def test_the_rules_read_only_metrics_the_service_serves_or_the_node_provides(

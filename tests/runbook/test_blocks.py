@@ -7,12 +7,12 @@ import itertools
 import pytest
 
 from infra.alarm_specs import instance_alarms
-from service.publish.cloudwatch import CONTRACT
+from service.contract import CLOUDWATCH_METRICS
 from tests.runbook.blocks import KINDS, parse, read
 from tests.support import ROOT
 
 RUNBOOK = ROOT / "RUNBOOK.md"
-METRICS = tuple(CONTRACT)  # what the publisher sends: the runbook explains each
+METRICS = tuple(CLOUDWATCH_METRICS)  # what the publisher sends: the runbook explains each
 
 
 def test_the_parser_reads_language_kind_and_code_of_each_fence() -> None:

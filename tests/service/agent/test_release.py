@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from service.agent.release import ReleaseError, extract, parse_release
+from service.agent.release import extract
+from service.contract import ReleaseError, ReleasePointer, release_key
 from tests.service.agent import releases
 
 SHA = "a" * 64
@@ -18,8 +19,15 @@ def described(**fields: str) -> str:
 
 
 def test_a_well_formed_parameter_describes_a_release() -> None:
-    release = parse_release(described())
+    release = ReleasePointer.from_json(described())
     assert (release.version, release.key, release.sha256) == (SHA, f"releases/{SHA}.tar.gz", SHA)
+    assert release.key == release_key(SHA)
+
+
+def test_the_pointer_the_stack_publishes_is_the_one_the_agent_reads() -> None:
+    published = ReleasePointer.of(SHA)
+    assert ReleasePointer.from_json(published.to_json()) == published
+    assert json.loads(published.to_json()) == json.loads(described())
 
 
 @pytest.mark.parametrize(
@@ -34,7 +42,7 @@ def test_a_well_formed_parameter_describes_a_release() -> None:
 )
 def test_a_malformed_parameter_is_refused_naming_the_value(text: str, named: str) -> None:
     with pytest.raises(ReleaseError, match=named.replace(".", r"\.").replace("[", r"\[")):
-        parse_release(text)
+        ReleasePointer.from_json(text)
 
 
 def test_the_service_archive_unpacks_into_a_release_directory(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
+from service import contract
 from service.backup import commands
 from service.db import SqliteStore
 from tests.support import ROOT
@@ -53,7 +54,7 @@ def database(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(database: Path, bucket: str) -> commands.Settings:
-    return commands.Settings(database=database, bucket=bucket, prefix="backups")
+    return commands.Settings(database=database, bucket=bucket, prefix=contract.BACKUP_PREFIX)
 
 
 def run_cli(

@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
+from service import contract
 from service.backup import commands, keys, state
 from service.db import SqliteStore
 from tests.service.backup.conftest import fill, run_cli
@@ -134,3 +138,34 @@ def test_the_backup_event_line_is_json_with_the_key_and_checksums(
     assert event["event"] == "backup_done"
     assert event["key"].startswith("backups/")
     assert len(event["gzSha256"]) == 64
+
+
+def test_a_backup_writes_its_success_time_for_node_exporters_textfile_collector(
+    settings: commands.Settings, tmp_path: Path
+) -> None:
+    textfile = tmp_path / "collector" / "onebox_backup.prom"
+    before = time.time()
+    result = commands.backup(replace(settings, textfile=str(textfile)))
+    (family,) = text_string_to_metric_families(textfile.read_text())
+    (sample,) = family.samples
+    assert (family.name, family.type, sample.labels) == (
+        contract.PROM_BACKUP_LAST_SUCCESS,
+        "gauge",
+        {},
+    )
+    assert before <= sample.value <= time.time()
+    assert sample.value == state.last_success(settings.state)
+    assert result["textfile"] == str(textfile)
+    assert [p.name for p in textfile.parent.iterdir()] == [textfile.name]  # no temporary left
+    assert textfile.stat().st_mode & 0o777 == 0o644  # node_exporter is another user
+
+
+def test_an_unwritable_textfile_is_reported_and_the_backup_still_counts(
+    settings: commands.Settings, tmp_path: Path
+) -> None:
+    not_a_directory = tmp_path / "plain-file"
+    not_a_directory.write_text("")
+    result = commands.backup(replace(settings, textfile=str(not_a_directory / "x.prom")))
+    assert result["event"] == "backup_done"
+    assert str(not_a_directory) in result["textfileError"]
+    assert state.last_success(settings.state) is not None

@@ -233,7 +233,7 @@ def test_first_boot_reads_the_restore_bucket_when_one_is_given(
     assert len(dump(moved.database)["user_states"]) == 50
 
 
-def test_once_the_new_stack_has_backups_a_first_boot_ignores_the_bucket_it_was_seeded_from(
+def test_once_the_new_stack_has_backups_a_first_boot_ignores_the_bucket_it_started_from(
     settings: commands.Settings, backed_up: str, tmp_path: Path, s3: Any
 ) -> None:
     new_bucket = f"{settings.bucket}-own"

@@ -4,6 +4,7 @@ commands our own CLIs accept (run here against moto_server exactly as written in
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import sqlite3
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from service import contract
 from service.backup import __main__ as backup_cli
 from service.backup import commands
 from tests.service.backup.conftest import fill
@@ -62,8 +64,11 @@ def test_the_data_unit_starts_before_and_stops_after_the_web_service() -> None:
     assert "network-online.target" in unit_directives("onebox-data.service", "After")[0]
 
 
-def test_the_timer_backs_up_every_five_minutes_and_catches_up_after_downtime() -> None:
-    assert unit_directives("onebox-backup.timer", "OnCalendar") == ["*-*-* *:00/5:00"]
+def test_the_timer_backs_up_every_contract_interval_and_catches_up_after_downtime() -> None:
+    (calendar,) = unit_directives(contract.BACKUP_TIMER, "OnCalendar")
+    step = re.fullmatch(r"\*-\*-\* \*:00/(\d+):00", calendar)
+    assert step, calendar  # every N minutes from the full hour
+    assert int(step.group(1)) * 60 == contract.BACKUP_EVERY_SECONDS
     assert unit_directives("onebox-backup.timer", "Persistent") == ["true"]
     assert unit_directives("onebox-backup.service", "Requisite") == ["onebox-data.service"]
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from service import contract
 from service.publish import cloudwatch
 
 AT = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
@@ -24,22 +25,13 @@ FULL = cloudwatch.Figures(
 
 def test_the_eight_contract_metrics_go_out_with_their_exact_units() -> None:
     data = cloudwatch.metric_data(FULL, "i-0abc", AT)
-    assert {d["MetricName"]: d["Unit"] for d in data} == {
-        "Requests": "Count",
-        "Errors5xx": "Count",
-        "LatencyP95": "Milliseconds",
-        "ActiveUsers": "Count",
-        "Healthy": "None",
-        "BackupAgeSeconds": "Seconds",
-        "MemoryUsedPercent": "Percent",
-        "DiskUsedPercent": "Percent",
-    }
+    assert {d["MetricName"]: d["Unit"] for d in data} == contract.CLOUDWATCH_METRICS
     assert len(data) == 8 <= cloudwatch.FREE_TIER_METRICS
 
 
 def test_every_metric_has_one_instance_dimension_the_time_and_a_float() -> None:
     for datum in cloudwatch.metric_data(FULL, "i-0abc", AT):
-        assert datum["Dimensions"] == [{"Name": "InstanceId", "Value": "i-0abc"}]
+        assert datum["Dimensions"] == [{"Name": contract.METRIC_DIMENSION, "Value": "i-0abc"}]
         assert datum["Timestamp"] == AT
         assert isinstance(datum["Value"], float)
         assert datum["StorageResolution"] == 60

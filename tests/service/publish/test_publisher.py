@@ -17,18 +17,18 @@ import pytest
 
 from service import aws
 from service.backup import state
+from service.contract import CLOUDWATCH_METRICS
 from service.publish import breaker as breaker_module
 from service.publish import scrape
 from service.publish.breaker import CLOSED, OPEN, CircuitBreaker
-from service.publish.cloudwatch import CONTRACT
 from service.publish.loop import Publisher, PublishSettings
 from tests.aws import aws_environment
 from tests.service.publish.conftest import FakeServer
 from tests.service.publish.test_scrape import TEXT
 from tests.support import ROOT, free_port, wait_until
 
-# The names themselves are pinned, with their units, in test_cloudwatch.py.
-CONTRACT_NAMES = set(CONTRACT)
+# The names and their units are service.contract.CLOUDWATCH_METRICS.
+CONTRACT_NAMES = set(CLOUDWATCH_METRICS)
 
 
 class Counting:
