@@ -21,11 +21,6 @@ class ReleaseArgs:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def pointer(release: BuiltRelease) -> str:
-    """The parameter's JSON value; the box installs (and the agent deploys) what it names."""
-    return release.pointer.to_json()
-
-
 class ServiceRelease(pulumi.ComponentResource):
     """The archive at `contract.release_key(sha256)` in the bucket, and the release parameter
     (`contract.release_parameter(stack)`) pointing at it."""
@@ -52,7 +47,7 @@ class ServiceRelease(pulumi.ComponentResource):
             f"{name}-pointer",
             name=args.parameter_name,
             type="String",
-            value=pointer(release),
+            value=release.pointer.to_json(),  # what the installer and the agent follow
             description="The onebox release the box runs (set by pulumi up)",
             tags=args.tags,
             # The pointer must never name an archive that is not uploaded yet.

@@ -72,7 +72,3 @@ def boto3_client(service: str, *, max_attempts: int = MAX_ATTEMPTS) -> Any:
     import boto3  # here, not at the top: the publisher imports this module and stays light
 
     return boto3.session.Session().client(service, **_arguments(max_attempts))
-
-
-# The publisher's tests still call the old name; `client` is the one to use.
-botocore_client = client

@@ -19,8 +19,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from service import config
 from service.agent import source
 from service.agent.deploy import FAILED, OK, Deployer
-from service.agent.release import ReleaseError
 from service.agent.settings import AgentSettings
+from service.contract import ReleaseError
 from service.logs import configure, log_event
 
 USAGE = 2

@@ -12,8 +12,6 @@ from pathlib import Path
 
 from service.contract import ReleaseError
 
-__all__ = ["CHUNK", "MAX_MEMBERS", "MAX_UNPACKED_BYTES", "ReleaseError", "extract"]
-
 CHUNK = 1024 * 1024
 # The service is a few hundred KB; anything far larger is not one of our archives.
 MAX_UNPACKED_BYTES = 64 * 1024 * 1024

@@ -81,14 +81,8 @@ def settings(args: argparse.Namespace, environ: dict[str, str]) -> commands.Sett
         days=values["BACKUP_RETENTION_DAYS"],
         state_file=values["BACKUP_STATE"],
         restore_bucket=restore_bucket,
-        textfile=_textfile(values, environ),
+        textfile=values["BACKUP_TEXTFILE"],
     )
-
-
-def _textfile(values: dict[str, Any], environ: dict[str, str]) -> str:
-    # TEMPORARY: read straight from the environment until service.config.SETTINGS has its
-    # APP_BACKUP_TEXTFILE row; then this is values["BACKUP_TEXTFILE"].
-    return str(values.get("BACKUP_TEXTFILE") or environ.get("APP_BACKUP_TEXTFILE", "")).strip()
 
 
 def run(args: argparse.Namespace, cfg: commands.Settings) -> Any:

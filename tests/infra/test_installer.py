@@ -18,7 +18,6 @@ import boto3
 import pytest
 
 from infra import sources, userdata
-from infra.release import pointer
 from service.contract import BOX_ROOT, CURRENT, ENV_FILE, VENV
 from tests.aws import aws_environment, moto_server
 
@@ -61,7 +60,9 @@ def _box(tmp_path: Path, endpoint: str, archive: bytes, bucket: str) -> dict[str
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key=release.key, Body=archive)
     ssm = boto3.client("ssm", endpoint_url=endpoint, region_name="us-east-1", **_keys())
-    ssm.put_parameter(Name=PARAMETER, Value=pointer(release), Type="String", Overwrite=True)
+    ssm.put_parameter(
+        Name=PARAMETER, Value=release.pointer.to_json(), Type="String", Overwrite=True
+    )
     box = userdata.BoxEnvironment("test", "us-east-1", bucket, None, 7, 7, 80)
     values = {**userdata.environment(box), "APP_RELEASE_PARAMETER": PARAMETER}
     _on(tmp_path, ENV_FILE).parent.mkdir(parents=True)
@@ -123,7 +124,7 @@ def test_installer_refuses_an_archive_that_does_not_match_its_hash(
 
 def test_the_pointer_is_what_the_installer_reads() -> None:
     release = sources.build_release()
-    assert json.loads(pointer(release)) == {
+    assert json.loads(release.pointer.to_json()) == {
         "version": release.sha256,
         "key": release.key,
         "sha256": release.sha256,

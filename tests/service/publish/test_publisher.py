@@ -139,7 +139,7 @@ def test_cloudwatch_down_opens_the_breaker_and_its_return_closes_it(
     for name, value in aws_environment(f"http://127.0.0.1:{free_port()}").items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    dead = aws.botocore_client("cloudwatch")
+    dead = aws.client("cloudwatch")
     clock = Clock()
     breaker = CircuitBreaker("cloudwatch", threshold=3, base_delay=60, clock=clock)
     cfg = settings(f"{fake_http.url}/metrics", tmp_path, "Onebox/d")
