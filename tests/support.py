@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from localbox.moto import free_port
+from localbox.processes import free_port, stop
 from localbox.units import PathMap, read_unit
 
-__all__ = ["free_port"]  # re-exported: tests import it from here
+__all__ = ["free_port", "stop"]  # re-exported: tests import them from here
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "service" / "deploy"
