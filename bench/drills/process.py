@@ -11,8 +11,8 @@ import signal
 import time
 
 from bench.drills.harness import DrillBox, wait_for
-from bench.drills.load import Load
 from bench.drills.report import Result, lost_writes, seconds
+from bench.load import Load
 
 BEFORE, AFTER = 1.5, 1.5  # seconds of load around the event
 WAIT = 60.0  # longest we wait for the box to recover

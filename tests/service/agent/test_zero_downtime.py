@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -10,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from bench.load import Load
 from service.agent.__main__ import main
 from service.agent.layout import Layout
 from tests.service.agent import releases
 from tests.service.agent.conftest import Gunicorn, install
-from tests.service.agent.load import Load
 
 pytestmark = pytest.mark.slow
 
@@ -24,12 +25,23 @@ def health(url: str) -> tuple[dict[str, Any], str | None]:
         return json.loads(response.read()), response.headers.get("X-Onebox-Release")
 
 
+@pytest.fixture
+def running(box: Layout, tmp_path: Path, serve: Callable[[], Gunicorn]) -> tuple[str, Gunicorn]:
+    """(version, server): the current release installed without the agent, and serving."""
+    version = install(box, releases.build(), tmp_path)
+    return version, serve()
+
+
 def deploy_under_load(server: Gunicorn, keepalive: bool = False) -> tuple[int, Load]:
-    """Run the agent once while the load runs; the load is checked before and after."""
-    with Load(server.url, keepalive=keepalive) as load:
+    """Run the agent once while the load runs; nothing failed, was refused or was reset."""
+    port = urllib.parse.urlsplit(server.url).port
+    assert port is not None
+    with Load(port, "deploy", keepalive=keepalive, limit=120) as load:
         load.wait_for_requests(50)
         code = main([])
         load.wait_for_requests(50)
+    tally = load.window(0)
+    assert tally.count("failed", "refused", "reset") == 0, tally.problems()[:5]
     return code, load
 
 
@@ -37,13 +49,11 @@ def deploy_under_load(server: Gunicorn, keepalive: bool = False) -> tuple[int, L
 def test_a_new_release_goes_live_under_load_without_a_failed_or_refused_request(
     keepalive: bool,
     box: Layout,
-    tmp_path: Path,
+    running: tuple[str, Gunicorn],
     publish: Callable[[bytes], str],
-    serve: Callable[[], Gunicorn],
     agent_env: Callable[..., None],
 ) -> None:
-    old = install(box, releases.build(), tmp_path)
-    server = serve()
+    old, server = running
     body, marker = health(server.url)
     assert (body["version"], marker) == (old, None)
     new = publish(releases.build(releases.MARKED))
@@ -52,11 +62,10 @@ def test_a_new_release_goes_live_under_load_without_a_failed_or_refused_request(
     code, load = deploy_under_load(server, keepalive)
 
     assert code == 0
-    assert load.counts["failed"] == 0, load.errors[:5]
-    assert load.counts["refused"] == 0
-    assert load.counts["ok"] >= 100
+    requests = len(load.outcomes)
+    assert load.window(0).ok == requests >= 100
     if keepalive:  # the connections really outlived requests, across the reload
-        assert load.counts["connections"] < load.requests / 4
+        assert load.connections < requests / 4
     body, marker = health(server.url)
     assert body["version"] == new
     # The header exists only in the new release's code: the new workers imported it.
@@ -67,21 +76,17 @@ def test_a_new_release_goes_live_under_load_without_a_failed_or_refused_request(
 
 def test_a_release_that_fails_readiness_is_rolled_back_under_load_without_a_failed_request(
     box: Layout,
-    tmp_path: Path,
+    running: tuple[str, Gunicorn],
     publish: Callable[[bytes], str],
-    serve: Callable[[], Gunicorn],
     agent_env: Callable[..., None],
 ) -> None:
-    good = install(box, releases.build(), tmp_path)
-    server = serve()
+    good, server = running
     bad = publish(releases.build(releases.UNREADY))
     agent_env(url=server.url, reload=f"kill -HUP {server.proc.pid}", check="5")
 
-    code, load = deploy_under_load(server)
+    code, _ = deploy_under_load(server)
 
     assert code == 1
-    assert load.counts["failed"] == 0, load.errors[:5]
-    assert load.counts["refused"] == 0
     assert box.current_version() == good
     assert health(server.url)[0]["version"] == good
     assert bad in box.failed_versions()
