@@ -6,6 +6,7 @@ import json
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,64 +33,73 @@ def running(box: Layout, tmp_path: Path, serve: Callable[[], Gunicorn]) -> tuple
     return version, serve()
 
 
-def deploy_under_load(server: Gunicorn, keepalive: bool = False) -> tuple[int, Load]:
-    """Run the agent once while the load runs; nothing failed, was refused or was reset."""
+@dataclass(frozen=True)
+class Deploy:
+    version: str  # the release published
+    code: int  # the agent's exit code
+    load: Load  # what the load saw, from before the agent started until after it ended
+
+
+@pytest.fixture
+def deploy(
+    running: tuple[str, Gunicorn], publish: Callable[[bytes], str], agent_env: Callable[..., None]
+) -> Callable[..., Deploy]:
+    """deploy(archive, keepalive=, check=): publish it and run the agent once under load.
+
+    Whatever the agent does, nothing the load sent may fail, be refused or be reset.
+    """
+    server = running[1]
     port = urllib.parse.urlsplit(server.url).port
     assert port is not None
-    with Load(port, "deploy", keepalive=keepalive, limit=120) as load:
-        load.wait_for_requests(50)
-        code = main([])
-        load.wait_for_requests(50)
-    tally = load.window(0)
-    assert tally.count("failed", "refused", "reset") == 0, tally.problems()[:5]
-    return code, load
+
+    def run(archive: bytes, keepalive: bool = False, check: str = "20") -> Deploy:
+        version = publish(archive)
+        agent_env(url=server.url, reload=f"kill -HUP {server.proc.pid}", check=check)
+        with Load(port, "deploy", keepalive=keepalive, limit=120) as load:
+            load.wait_for_requests(50)
+            code = main([])
+            load.wait_for_requests(50)
+        tally = load.window(0)
+        assert tally.count("failed", "refused", "reset") == 0, tally.problems()[:5]
+        return Deploy(version, code, load)
+
+    return run
 
 
 @pytest.mark.parametrize("keepalive", [False, True], ids=["new-connections", "kept-alive"])
 def test_a_new_release_goes_live_under_load_without_a_failed_or_refused_request(
-    keepalive: bool,
-    box: Layout,
-    running: tuple[str, Gunicorn],
-    publish: Callable[[bytes], str],
-    agent_env: Callable[..., None],
+    keepalive: bool, box: Layout, running: tuple[str, Gunicorn], deploy: Callable[..., Deploy]
 ) -> None:
     old, server = running
     body, marker = health(server.url)
     assert (body["version"], marker) == (old, None)
-    new = publish(releases.build(releases.MARKED))
-    agent_env(url=server.url, reload=f"kill -HUP {server.proc.pid}")
 
-    code, load = deploy_under_load(server, keepalive)
+    new = deploy(releases.build(releases.MARKED), keepalive=keepalive)
 
-    assert code == 0
-    requests = len(load.outcomes)
-    assert load.window(0).ok == requests >= 100
+    assert new.code == 0
+    requests = len(new.load.outcomes)
+    assert new.load.window(0).ok == requests >= 100
     if keepalive:  # the connections really outlived requests, across the reload
-        assert load.connections < requests / 4
+        assert new.load.connections < requests / 4
     body, marker = health(server.url)
-    assert body["version"] == new
+    assert body["version"] == new.version
     # The header exists only in the new release's code: the new workers imported it.
     assert marker == "marked"
-    assert box.current_version() == new
+    assert box.current_version() == new.version
     assert server.proc.poll() is None
 
 
 def test_a_release_that_fails_readiness_is_rolled_back_under_load_without_a_failed_request(
-    box: Layout,
-    running: tuple[str, Gunicorn],
-    publish: Callable[[bytes], str],
-    agent_env: Callable[..., None],
+    box: Layout, running: tuple[str, Gunicorn], deploy: Callable[..., Deploy]
 ) -> None:
     good, server = running
-    bad = publish(releases.build(releases.UNREADY))
-    agent_env(url=server.url, reload=f"kill -HUP {server.proc.pid}", check="5")
 
-    code, _ = deploy_under_load(server)
+    bad = deploy(releases.build(releases.UNREADY), check="5")
 
-    assert code == 1
+    assert bad.code == 1
     assert box.current_version() == good
     assert health(server.url)[0]["version"] == good
-    assert bad in box.failed_versions()
+    assert bad.version in box.failed_versions()
     events = [
         json.loads(line)["event"]
         for line in server.log.read_text().splitlines()
