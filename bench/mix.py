@@ -54,7 +54,10 @@ def pick(rng: random.Random, users: int = USERS) -> Request:
     if roll <= 87:
         return Request("PATCH", user, "mute", {"isMuted": rng.random() < 0.5})
     if roll <= 94:
-        device = {"deviceId": f"dev-{rng.randint(1, 9)}", "deviceLabel": "Headset"}
+        device: dict[str, object] = {
+            "deviceId": f"dev-{rng.randint(1, 9)}",
+            "deviceLabel": "Headset",
+        }
         return Request("PATCH", user, "device", device)
     return Request("POST", user, "state", {"isMuted": False, "deviceLabel": "Speakers"})
 
