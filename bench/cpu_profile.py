@@ -57,7 +57,7 @@ def _drive(client: object, requests: int) -> float:
     return time.process_time() - started
 
 
-def _seed(client: object) -> None:
+def _store_users(client: object) -> None:
     for n in range(1, USERS + 1):
         body = {"isMuted": False, "deviceId": "dev-0", "deviceLabel": "Speakers"}
         client.post(f"/api/users/user{n}/state", json=body)  # type: ignore[attr-defined]
@@ -90,7 +90,7 @@ def main() -> None:
         bare = create_bare(f"{tmp}/bare.db").test_client()
         with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
             for client in (ours, bare):
-                _seed(client)
+                _store_users(client)
                 _drive(client, 200)  # warm-up
             cpu: dict[str, list[float]] = {"ours": [], "bare": []}
             for _ in range(args.rounds):

@@ -48,13 +48,13 @@ class FixedRate:
         return self.errors == 0 and self.achieved_rate >= 0.98 * self.target_rate
 
 
-def fixed_rate(server: Server, rate: float, seconds: float, seed: int = 1) -> FixedRate:
+def fixed_rate(server: Server, rate: float, seconds: float, run: int = 1) -> FixedRate:
     """rate*seconds requests of the mix to `server` on a fixed schedule, and its CPU spent."""
     if rate <= 0 or seconds <= 0:
         raise ValueError(f"rate={rate!r}, seconds={seconds!r}: both must be positive")
     due = round(rate * seconds)
     load = Load(
-        server.port, f"rate{seed}", CLIENTS, keepalive=True, rate=rate, total=due, users=USERS
+        server.port, f"rate{run}", CLIENTS, keepalive=True, rate=rate, total=due, users=USERS
     )
     load.timeout = 10.0
     before = server.cpu_seconds()

@@ -7,11 +7,11 @@ local created = 0
 
 function setup(thread)
   created = created + 1
-  thread:set("seed", created)
+  thread:set("stream", created)
 end
 
 function init(args)
-  math.randomseed(seed or 1) -- a fixed seed per thread: the same sequence every run
+  math.randomseed(stream or 1) -- one fixed random stream per thread: the same sequence every run
 end
 
 function request()

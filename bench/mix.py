@@ -3,7 +3,7 @@
 - `own_writes` (the drills and the deploy tests): every write is a PATCH that creates a user of
   its own with a unique deviceId, so an acknowledged write can be looked up in the database
   afterwards; every read is of a user this client wrote before, so a lost write shows up too.
-- `pick` (the benchmarks): 80 % reads, 20 % writes over `USERS` users that `seed_users` has
+- `pick` (the benchmarks): 80 % reads, 20 % writes over `USERS` users that `store_users` has
   stored first, the same mix as mix.lua gives wrk.
 """
 
@@ -62,7 +62,7 @@ def pick(rng: random.Random, users: int = USERS) -> Request:
     return Request("POST", user, "state", {"isMuted": False, "deviceLabel": "Speakers"})
 
 
-def seed_users(url: str, users: int = USERS) -> None:
+def store_users(url: str, users: int = USERS) -> None:
     """Give every user of the mix a stored state, so reads are 200s, not 404s."""
     for n in range(1, users + 1):
         body = {"isMuted": False, "deviceId": "dev-0", "deviceLabel": "Speakers"}

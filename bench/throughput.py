@@ -28,7 +28,7 @@ from typing import TypeVar
 
 from bench.cgroup import cpu_quota
 from bench.fixed_rate import FixedRate, fixed_rate
-from bench.mix import USERS, seed_users
+from bench.mix import USERS, store_users
 from bench.servers import Server, serve, worker_settings
 from bench.wrk import Run, run_wrk
 
@@ -107,7 +107,7 @@ def main() -> None:
         with serve("ours", workdir, extra) as ours, serve("bare", workdir, extra) as bare:
             servers = {"ours": ours, "bare": bare}
             for server in servers.values():
-                seed_users(server.url)
+                store_users(server.url)
                 run_wrk(server.url, 2, CONNECTIONS)  # warm-up: imports, connections, caches
             throughput(servers, args)
             quota(servers, args)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.cgroup import cpu_quota
 from bench.fixed_rate import FixedRate, fixed_rate
-from bench.mix import seed_users
+from bench.mix import store_users
 from bench.servers import Server, serve
 from bench.throughput import NAMES, PERIOD_US, QUOTA_US
 
@@ -59,7 +59,7 @@ def _row(setting: str, name: str, runs: list[tuple[FixedRate, FixedRate | None]]
 
 def _one(server: Server, rate: float, seconds: float) -> tuple[FixedRate, FixedRate | None]:
     """A free run, then a run under the quota (None when no quota can be set here)."""
-    seed_users(server.url)
+    store_users(server.url)
     fixed_rate(server, rate, 2, 0)  # warm-up: connections, imports, caches
     free = fixed_rate(server, rate, seconds, 1)
     with cpu_quota(QUOTA_US, PERIOD_US, server.name) as (group, _):

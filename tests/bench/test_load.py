@@ -11,7 +11,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from bench.bare_app import create_app
 from bench.load import Load
-from bench.mix import USERS, seed_users
+from bench.mix import USERS, store_users
 from tests.support import free_port
 
 
@@ -58,7 +58,7 @@ def test_a_port_nothing_listens_on_counts_as_refused_with_the_reason() -> None:
 def test_a_kept_alive_client_reconnects_when_the_server_says_connection_close(
     server: BaseWSGIServer,
 ) -> None:
-    seed_users(f"http://127.0.0.1:{server.server_port}")
+    store_users(f"http://127.0.0.1:{server.server_port}")
     with Load(server.server_port, threads=2, keepalive=True, users=USERS, total=30) as load:
         tally = load.join()
     assert tally.ok == 30  # none was sent on a connection the server had closed
@@ -68,7 +68,7 @@ def test_a_kept_alive_client_reconnects_when_the_server_says_connection_close(
 def test_open_loop_requests_are_due_on_the_schedule_and_timed_from_it(
     server: BaseWSGIServer,
 ) -> None:
-    seed_users(f"http://127.0.0.1:{server.server_port}")
+    store_users(f"http://127.0.0.1:{server.server_port}")
     load = Load(server.server_port, threads=4, rate=200.0, total=20, users=USERS)
     with load:
         tally = load.join()
@@ -79,7 +79,7 @@ def test_open_loop_requests_are_due_on_the_schedule_and_timed_from_it(
 
 
 def test_an_unexpected_answer_is_failed_and_says_the_status(server: BaseWSGIServer) -> None:
-    # No seed_users: the mix reads users nobody has written yet, and those answer 404.
+    # No store_users: the mix reads users nobody has written yet, and those answer 404.
     with Load(server.server_port, threads=1, users=USERS, total=10) as load:
         tally = load.join()
     reads = [o for o in tally.outcomes if o.method == "GET"]

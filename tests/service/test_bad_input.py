@@ -70,7 +70,7 @@ CASES = [
 
 
 @pytest.fixture
-def seeded(client: FlaskClient) -> FlaskClient:
+def stored(client: FlaskClient) -> FlaskClient:
     client.post(STATE, json={"isMuted": False, "deviceId": "orig", "deviceLabel": "Original"})
     return client
 
@@ -80,7 +80,7 @@ def seeded(client: FlaskClient) -> FlaskClient:
     CASES,
 )
 def test_bad_input_is_a_json_4xx_that_names_the_problem_and_writes_nothing(
-    seeded: FlaskClient,
+    stored: FlaskClient,
     method: str,
     path: str,
     body: str | None,
@@ -89,16 +89,16 @@ def test_bad_input_is_a_json_4xx_that_names_the_problem_and_writes_nothing(
     error: str,
     named: str,
 ) -> None:
-    before = seeded.get(STATE).get_json()
+    before = stored.get(STATE).get_json()
     headers = {"Content-Type": ctype} if ctype else {}
-    response = seeded.open(path, method=method, data=body, headers=headers)
+    response = stored.open(path, method=method, data=body, headers=headers)
     assert response.status_code == status
     assert response.mimetype == JSON
     payload = response.get_json()
     assert set(payload) == {"error", "message"}
     assert payload["error"] == error
     assert named.lower() in payload["message"].lower()
-    assert seeded.get(STATE).get_json() == before
+    assert stored.get(STATE).get_json() == before
 
 
 def test_wrong_method_says_which_methods_are_allowed(client: FlaskClient) -> None:

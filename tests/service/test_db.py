@@ -25,9 +25,9 @@ def app_on(path: Path, **pragmas: int) -> Flask:
 
 def with_a_kept_user(path: Path) -> Path:
     """A database at `path` holding one user, "kept", muted; the app that wrote it is closed."""
-    seed = app_on(path)
-    seed.test_client().patch("/api/users/kept/mute", json={"isMuted": True})
-    seed.extensions["onebox"].store.close()
+    writer = app_on(path)
+    writer.test_client().patch("/api/users/kept/mute", json={"isMuted": True})
+    writer.extensions["onebox"].store.close()
     return path
 
 
