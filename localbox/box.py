@@ -276,4 +276,3 @@ def _seconds(value: str) -> float:
         if value.endswith(suffix):
             return float(value[: -len(suffix)]) * factor
     return float(value)
-
