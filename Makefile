@@ -60,8 +60,8 @@ destroy: venv
 	$(PY) -m infra.cli destroy
 
 bench: venv
-	$(PY) bench/service_load.py
-	$(PY) bench/backup.py
+	$(PY) -m bench.throughput
+	$(PY) -m bench.backup
 
 # Failure drills against the local box; each prints a table (none is a pass/fail test).
 drills: venv

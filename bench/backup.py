@@ -1,6 +1,6 @@
 """Benchmark: backup and restore of a 100 MB database, ours against a plain baseline, side by side.
 
-    .venv/bin/python bench/backup.py [--megabytes 100] [--runs 5]
+    .venv/bin/python -m bench.backup [--megabytes 100] [--runs 5]
 
 ours:     python -m service.backup backup / restore (snapshot, integrity check, gzip + SHA-256,
           encrypted upload with an S3 checksum, full read-back; restore verifies before install)
@@ -28,11 +28,10 @@ from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run as a script from anywhere
-
-from localbox.moto import aws_environment, moto_server  # noqa: E402
-from service.db import MIGRATIONS  # noqa: E402
+from localbox.moto import aws_environment, moto_server
+from localbox.processes import free_port, stop
+from localbox.units import ROOT
+from service.db import MIGRATIONS
 
 PY = sys.executable
 UPLOAD = "import boto3,sys; boto3.client('s3').upload_file(sys.argv[1], sys.argv[2], sys.argv[3])"
@@ -172,7 +171,7 @@ def rss_mb(pid: int) -> float:
 def publisher_table(work: Path, env: dict[str, str], seconds: float = 20.0) -> None:
     """CPU per interval, measured in one process between two points after start-up, and RSS."""
     (work / "metrics").write_text(METRICS_TEXT)
-    port = 18000 + os.getpid() % 1000
+    port = free_port()
     server = subprocess.Popen(
         [PY, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(work)],
         stdout=subprocess.DEVNULL,
@@ -197,8 +196,7 @@ def publisher_table(work: Path, env: dict[str, str], seconds: float = 20.0) -> N
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
-        server.terminate()
-        server.wait(timeout=10)
+        stop(server, grace=10)
     sent = next(json.loads(x)["sent"] for x in out.splitlines() if "publisher_stopped" in x)
     per_tick = used / elapsed  # one interval per second in this run
     print(f"\npublisher at a 1 s interval for {elapsed:.0f} s ({sent} PutMetricData calls in all)")

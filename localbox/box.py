@@ -8,7 +8,6 @@ Stopping reverses it: publisher, web service (drained by SIGTERM), final backup,
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import threading
@@ -21,6 +20,7 @@ from pathlib import Path
 from infra.userdata import BoxEnvironment, env_file, environment
 from localbox.listen import activated, listening_socket
 from localbox.moto import aws_environment, moto_server
+from localbox.processes import stop
 from localbox.units import DEPLOY, ROOT, PathMap, Unit, read_unit
 from service import config
 from service.contract import ENV_FILE, WEB_UNIT
@@ -276,7 +276,7 @@ class Supervised:
     def stop(self) -> int | None:
         if self.proc is None:
             return None
-        stop(self.proc)
+        stop(self.proc, grace=45.0)  # above gunicorn's graceful_timeout: requests drain
         return self.proc.returncode
 
 
@@ -286,14 +286,3 @@ def _seconds(value: str) -> float:
         if value.endswith(suffix):
             return float(value[: -len(suffix)]) * factor
     return float(value)
-
-
-def stop(proc: subprocess.Popen[bytes], grace: float = 45.0) -> None:
-    """SIGTERM (graceful for gunicorn), then SIGKILL to the group after `grace` seconds."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)

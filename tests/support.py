@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -15,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from localbox.moto import free_port
+from localbox.processes import free_port, stop
 from localbox.units import PathMap, read_unit
 
-__all__ = ["free_port"]  # re-exported: tests import it from here
+__all__ = ["free_port", "stop"]  # re-exported: tests import them from here
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "service" / "deploy"
@@ -68,3 +69,19 @@ def unit_command(unit: str) -> list[str]:
     """The unit's `ExecStart=` argv, with the box's venv replaced by the one running the tests."""
     (argv,) = read_unit(unit).commands("ExecStart")
     return PathMap(state=Path("/nonexistent")).argv(argv)[:1] + argv[1:]
+
+
+def start_make(
+    target: str, log: Path, env: dict[str, str], *assignments: str
+) -> subprocess.Popen[bytes]:
+    """`make <target> NAME=value...` from the repository's root in a session of its own (so a
+    signal to its group is what Ctrl-C sends), its output to `log`."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [require_tool("make"), "--no-print-directory", target, *assignments],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )

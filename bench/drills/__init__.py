@@ -2,5 +2,5 @@
 
 Each drill breaks one thing under a steady load and prints what the load saw; none is a
 pass/fail timing test. harness.py starts the box (localbox) behind a cuttable AWS endpoint,
-load.py is the load generator, process.py and storage.py are the drills, report.py the table.
+process.py and storage.py are the drills, report.py the table; bench/load.py makes the load.
 """

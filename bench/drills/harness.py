@@ -23,7 +23,8 @@ from pathlib import Path
 
 from bench.drills.proxy import Proxy
 from localbox.box import read_env_file
-from localbox.moto import free_port, moto_server
+from localbox.moto import moto_server
+from localbox.processes import free_port, stop
 from localbox.units import ROOT
 
 TMPFS_SIZE = "24m"
@@ -169,14 +170,7 @@ def _start(state: Path, proxy: Proxy, mounted: bool, log: Path) -> DrillBox:
 
 def _stop(box: DrillBox) -> None:
     """SIGTERM, as Ctrl-C would: drain, final backup, endpoint down; killed if it hangs."""
-    if box.proc.poll() is not None:
-        return
-    box.proc.send_signal(signal.SIGTERM)
-    try:
-        box.proc.wait(timeout=90)
-    except subprocess.TimeoutExpired:
-        box.proc.kill()
-        box.proc.wait(timeout=10)
+    if stop(box.proc, grace=90) == -signal.SIGKILL:
         for unit in ("onebox.service", "onebox-publish.service"):
             _kill_orphan(box, unit)
 

@@ -11,11 +11,12 @@ import signal
 import time
 
 from bench.drills.harness import DrillBox, wait_for
-from bench.drills.load import Load
 from bench.drills.report import Result, lost_writes, seconds
+from bench.load import Load, Tally
 
 BEFORE, AFTER = 1.5, 1.5  # seconds of load around the event
 WAIT = 60.0  # longest we wait for the box to recover
+KILL_MASTER = "kill -9 of the gunicorn master during writes; restarted by the supervisor"
 
 
 def hup(box: DrillBox) -> Result:
@@ -95,17 +96,12 @@ def kill_worker(box: DrillBox) -> Result:
 
         took = wait_for(replaced, WAIT)
         time.sleep(AFTER)
-    tally = load.window(0)
-    lost = lost_writes(box, tally.acked())
-    return Result(
-        "kill-worker",
-        "kill -9 of one gunicorn worker during writes",
-        tally,
-        lost,
+    return _writes_kept(
+        box,
+        load.window(0),
+        ("kill-worker", "kill -9 of one gunicorn worker during writes"),
         f"{seconds(took)} to a new worker",
-        f"{lost} of {len(tally.acked())} acknowledged writes lost",
-        lost == 0 and tally.failed == 0,
-        ["requests the killed worker held are cut (counted as reset), never acknowledged"],
+        "requests the killed worker held are cut (counted as reset), never acknowledged",
     )
 
 
@@ -118,17 +114,25 @@ def kill_master(box: DrillBox) -> Result:
         took = wait_for(lambda: box.pid() != master and box.ready(), WAIT)
         time.sleep(AFTER)
     tally = load.window(0)
-    lost = lost_writes(box, tally.acked())
-    return Result(
-        "kill-master",
-        "kill -9 of the gunicorn master during writes; restarted by the supervisor",
+    return _writes_kept(
+        box,
         tally,
-        lost,
+        (
+            "kill-master",
+            "kill -9 of the gunicorn master during writes; restarted by the supervisor",
+        ),
         f"{seconds(took)} to ready (RestartSec=2)",
-        f"{lost} of {len(tally.acked())} acknowledged writes lost",
-        lost == 0 and tally.failed == 0,
-        [_refused_note(tally.refused)],
+        _refused_note(tally.refused),
     )
+
+
+def _writes_kept(
+    box: DrillBox, tally: Tally, drill: tuple[str, str], recovery: str, note: str
+) -> Result:
+    """The result of a kill drill: as expected when no acknowledged write was lost or failed."""
+    lost = lost_writes(box, tally.acked())
+    verdict = f"{lost} of {len(tally.acked())} acknowledged writes lost"
+    return Result(*drill, tally, lost, recovery, verdict, lost == 0 and tally.failed == 0, [note])
 
 
 def _refused_note(refused: int) -> str:

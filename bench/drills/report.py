@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bench.drills.harness import DrillBox
-from bench.drills.load import Outcome, Tally
+from bench.load import Outcome, Tally
 
 COLUMNS = ("drill", "what was done", "ok", "failed", "refused", "acked writes lost", "recovery")
 

@@ -14,8 +14,8 @@ from contextlib import closing
 from pathlib import Path
 
 from bench.drills.harness import DrillBox, wait_for
-from bench.drills.load import Load
 from bench.drills.report import Result, lost_writes, seconds
+from bench.load import Load
 from localbox.units import ROOT
 
 WAIT = 60.0

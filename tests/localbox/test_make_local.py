@@ -5,38 +5,22 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, answers, free_port, require_tool, wait_until
+from tests.support import answers, free_port, start_make, stop, wait_until
 
 pytestmark = pytest.mark.slow
 
 
 def test_make_local_serves_backs_up_and_stops_with_a_final_backup(tmp_path: Path) -> None:
-    make = require_tool("make")
     port = free_port()
     log = tmp_path / "local.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "AWS_"))}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                make,
-                "--no-print-directory",
-                "local",
-                f"PORT={port}",
-                f"STATE={tmp_path / 'box'}",
-                "BACKUP_EVERY=1",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    state = f"STATE={tmp_path / 'box'}"
+    proc = start_make("local", log, env, f"PORT={port}", state, "BACKUP_EVERY=1")
     try:
         wait_until(
             lambda: proc.poll() is not None or answers(f"http://127.0.0.1:{port}/api/health/ready"),
@@ -58,8 +42,7 @@ def test_make_local_serves_backs_up_and_stops_with_a_final_backup(tmp_path: Path
             what="a scheduled backup",
         )
     finally:
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's group
-        proc.wait(timeout=120)
+        stop(proc, grace=120, signum=signal.SIGINT, whole_group=True)  # as Ctrl-C would
     output = log.read_text()
     assert "final backup exit 0" in output
     assert '"shutdown_complete"' in output

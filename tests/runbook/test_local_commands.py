@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.runbook.blocks import Block, read
-from tests.support import ROOT, answers, free_port, require_tool, wait_until
+from tests.support import ROOT, answers, free_port, require_tool, stop, wait_until
 
 pytestmark = pytest.mark.slow
 BLOCK_TIMEOUT = 120  # the drills block is the longest: a box of its own, two drills
@@ -52,14 +52,7 @@ class LocalBox:
 
     def end(self) -> None:
         """Stop it as Ctrl-C would (the whole terminal group), then kill it if it hangs."""
-        if self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGINT)
-        try:
-            self.proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        stop(self.proc, grace=120, signum=signal.SIGINT, whole_group=True)
 
 
 def run(block: Block, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -7,10 +7,8 @@ metrics directory moved into the test's temporary directory.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +21,15 @@ from flask.testing import FlaskClient
 
 from service import create_app
 from tests.aws import aws_environment, moto_server
-from tests.support import ROOT, answers, free_port, unit_command, unit_environment, wait_until
+from tests.support import (
+    ROOT,
+    answers,
+    free_port,
+    stop,
+    unit_command,
+    unit_environment,
+    wait_until,
+)
 
 UNIT = "onebox.service"
 
@@ -86,15 +92,7 @@ class Service:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL to the whole group if it has not gone in 35 s."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=35)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # no worker outlives its test
+        stop(self.proc, grace=35)
 
 
 def launch(tmp_path: Path, database: Path | None = None, **env: str) -> Service:

@@ -7,6 +7,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from service import create_app
 from service.db import MIGRATIONS, SqliteStore
@@ -15,6 +16,19 @@ from service.store import StoreError
 
 def open_db(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path)
+
+
+def app_on(path: Path, **pragmas: int) -> Flask:
+    """The app on the database at `path`, with `pragmas` set on each connection."""
+    return create_app({"DATABASE": str(path), "ENV": "test", "DATABASE_PRAGMAS": pragmas or None})
+
+
+def with_a_kept_user(path: Path) -> Path:
+    """A database at `path` holding one user, "kept", muted; the app that wrote it is closed."""
+    writer = app_on(path)
+    writer.test_client().patch("/api/users/kept/mute", json={"isMuted": True})
+    writer.extensions["onebox"].store.close()
+    return path
 
 
 def test_the_database_is_in_wal_mode_at_the_newest_schema_version(tmp_path: Path) -> None:
@@ -57,16 +71,11 @@ def test_an_old_release_refuses_a_database_from_a_newer_one(tmp_path: Path) -> N
 def test_a_full_disk_is_a_json_507_reads_keep_working_and_nothing_is_half_written(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / "full.db"
-    seed = create_app({"DATABASE": str(path), "ENV": "test"})
-    seed.test_client().patch("/api/users/kept/mute", json={"isMuted": True})
-    seed.extensions["onebox"].store.close()
+    path = with_a_kept_user(tmp_path / "full.db")
     with closing(open_db(path)) as conn:
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
     # max_page_count caps the file where it is: the next page the database needs is "disk full".
-    app = create_app(
-        {"DATABASE": str(path), "ENV": "test", "DATABASE_PRAGMAS": {"max_page_count": pages}}
-    )
+    app = app_on(path, max_page_count=pages)
     client = app.test_client()
     statuses = []
     for n in range(200):  # bounded: a few pages of long labels fill the cap
@@ -85,11 +94,7 @@ def test_a_full_disk_is_a_json_507_reads_keep_working_and_nothing_is_half_writte
 def test_a_read_only_database_is_a_json_503_with_retry_after_and_reads_keep_working(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / "ro.db"
-    seed = create_app({"DATABASE": str(path), "ENV": "test"})
-    seed.test_client().patch("/api/users/kept/mute", json={"isMuted": True})
-    seed.extensions["onebox"].store.close()
-    app = create_app({"DATABASE": str(path), "ENV": "test", "DATABASE_PRAGMAS": {"query_only": 1}})
+    app = app_on(with_a_kept_user(tmp_path / "ro.db"), query_only=1)
     client = app.test_client()
     response = client.patch("/api/users/kept/mute", json={"isMuted": False})
     assert response.status_code == 503

@@ -7,10 +7,8 @@ environment, the box paths mapped into tmp_path.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,7 +22,7 @@ from moto import mock_aws
 from service.agent.layout import Layout
 from service.agent.release import extract
 from tests.service.agent import releases
-from tests.support import answers, free_port, unit_command, unit_environment, wait_until
+from tests.support import answers, free_port, stop, unit_command, unit_environment, wait_until
 
 BUCKET = "onebox-agent-test"
 PARAMETER = "/onebox/test/release"
@@ -102,13 +100,8 @@ class Gunicorn:
     log: Path
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=35)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # no worker outlives its test
-        self.proc.wait(timeout=5)
+        """SIGTERM, then SIGKILL to the whole group if it has not gone in 35 s."""
+        stop(self.proc, grace=35)
 
 
 def _box_environment(layout: Layout, tmp_path: Path) -> dict[str, str]:

@@ -1,8 +1,8 @@
-"""Plain helpers for the agent's tests: build release archives the way the stack publishes them.
+"""Plain helpers for the agent's tests: release archives, built as the stack builds them.
 
-An archive is a deterministic tar.gz of the repository's service/ directory (members
-`service/...`, no __pycache__), optionally with some files edited, so a test can publish a
-release whose behaviour differs observably from the running one.
+`build` runs infra.sources.build_release on a copy of the repository's service/ directory,
+optionally with some files edited, so a test can publish a release whose behaviour differs
+observably from the running one; `raw_archive` makes archives the stack never would.
 """
 
 from __future__ import annotations
@@ -10,11 +10,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import shutil
 import tarfile
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from infra.sources import SKIPPED_PARTS, build_release
 from tests.support import ROOT
+
+_CACHES = shutil.ignore_patterns(*SKIPPED_PARTS)
 
 # Edits that make a release observably new code: /api/health gains a header.
 MARKED = {
@@ -33,40 +38,27 @@ UNREADY = {
 }
 
 
-def _member(name: str, data: bytes | None) -> tarfile.TarInfo:
+def _member(name: str, data: bytes) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
-    info.mtime = 0
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    if data is None:
-        info.type = tarfile.DIRTYPE
-        info.mode = 0o755
-    else:
-        info.size = len(data)
-        info.mode = 0o644
+    info.size, info.mode, info.mtime = len(data), 0o644, 0
     return info
 
 
 def build(edits: Mapping[str, tuple[str, str]] | None = None) -> bytes:
-    """The archive of ROOT/service with `edits` ({path: (old, new)}) applied."""
-    edits = dict(edits or {})
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as tar:
-        for path in sorted((ROOT / "service").rglob("*")):
-            relative = path.relative_to(ROOT).as_posix()
-            if "__pycache__" in path.parts:
-                continue
-            if path.is_dir():
-                tar.addfile(_member(relative, None))
-                continue
-            data = path.read_bytes()
-            if relative in edits:
-                old, new = edits.pop(relative)
-                assert old.encode() in data, f"{relative} no longer contains {old!r}"
-                data = data.replace(old.encode(), new.encode())
-            tar.addfile(_member(relative, data), io.BytesIO(data))
-    assert not edits, f"edited files not found: {sorted(edits)}"
-    return gzip.compress(raw.getvalue(), mtime=0)
+    """The stack's release archive (infra.sources) of a copy of service/ with `edits` applied.
+
+    `edits` is {path: (old, new)}; each `old` must still be in its file.
+    """
+    with tempfile.TemporaryDirectory(prefix="onebox-release-") as tmp:
+        root = Path(tmp)
+        shutil.copytree(ROOT / "service", root / "service", ignore=_CACHES)
+        for relative, (old, new) in (edits or {}).items():
+            path = root / relative
+            assert path.is_file(), f"edited file not found: {relative}"
+            text = path.read_text()
+            assert old in text, f"{relative} no longer contains {old!r}"
+            path.write_text(text.replace(old, new))
+        return build_release(root).archive
 
 
 def digest(archive: bytes) -> str:

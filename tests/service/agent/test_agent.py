@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -39,106 +40,97 @@ def recorder() -> Iterator[Recorder]:
     logger.removeHandler(handler)
 
 
-def events(recorder: Recorder) -> list[dict[str, object]]:
-    return recorder.fields
+@dataclass
+class Agent:
+    """The box running its first release, and how to publish another and run the agent once."""
+
+    box: Layout
+    running: str  # the version installed before the test publishes anything
+    publish: Publish
+    env: Callable[..., None]
+    recorder: Recorder
+
+    def run(self, *argv: str, reload: str = "false", check: str = "20") -> int:
+        """One agent run; reload="false" fails any run that gets as far as reloading."""
+        self.env(reload=reload, check=check)
+        return main(list(argv))
+
+    def events(self) -> list[str]:
+        return [str(fields["event"]) for fields in self.recorder.fields]
+
+    def last_error(self) -> str:
+        return str(self.recorder.fields[-1]["errorMessage"])
+
+    def releases(self) -> list[str]:
+        return sorted(p.name for p in self.box.releases.iterdir())
 
 
 @pytest.fixture
-def running(box: Layout, tmp_path: Path) -> str:
-    """The version the box runs before the test's release is published."""
-    return install(box, releases.build(), tmp_path)
-
-
-def test_the_published_version_already_running_is_left_alone(
+def agent(
     box: Layout,
-    running: str,
+    tmp_path: Path,
     publish: Publish,
     agent_env: Callable[..., None],
     recorder: Recorder,
-) -> None:
-    publish(releases.build())
-    agent_env(reload="false")  # a reload would fail the run
-    assert main([]) == 0
-    assert [e["event"] for e in events(recorder)] == ["release_unchanged"]
-    assert sorted(p.name for p in box.releases.iterdir()) == [running]
+) -> Agent:
+    running = install(box, releases.build(), tmp_path)
+    return Agent(box, running, publish, agent_env, recorder)
 
 
-def test_an_archive_that_does_not_match_its_digest_is_never_installed(
-    box: Layout,
-    running: str,
-    publish: Publish,
-    agent_env: Callable[..., None],
-    recorder: Recorder,
-) -> None:
+def test_the_published_version_already_running_is_left_alone(agent: Agent) -> None:
+    agent.publish(releases.build())
+    assert agent.run() == 0
+    assert agent.events() == ["release_unchanged"]
+    assert agent.releases() == [agent.running]
+
+
+def test_an_archive_that_does_not_match_its_digest_is_never_installed(agent: Agent) -> None:
     archive = releases.build(releases.MARKED)
-    publish(archive, sha256=releases.digest(archive + b"tampered"))
-    agent_env(reload="false")
-    assert main([]) == 1
-    assert box.current_version() == running
-    assert sorted(p.name for p in box.releases.iterdir()) == [running]
-    failure = events(recorder)[-1]
-    assert failure["event"] == "deploy_failed"
-    assert "sha256" in str(failure["errorMessage"])
+    agent.publish(archive, sha256=releases.digest(archive + b"tampered"))
+    assert agent.run() == 1
+    assert agent.box.current_version() == agent.running
+    assert agent.releases() == [agent.running]
+    assert agent.events()[-1] == "deploy_failed"
+    assert "sha256" in agent.last_error()
 
 
-def test_a_release_that_cannot_be_imported_is_never_switched_to(
-    box: Layout,
-    running: str,
-    publish: Publish,
-    agent_env: Callable[..., None],
-) -> None:
-    broken = publish(releases.build(BROKEN_IMPORT))
-    agent_env(reload="false")
-    assert main([]) == 1
-    assert box.current_version() == running
-    assert broken in box.failed_versions()
+def test_a_release_that_cannot_be_imported_is_never_switched_to(agent: Agent) -> None:
+    broken = agent.publish(releases.build(BROKEN_IMPORT))
+    assert agent.run() == 1
+    assert agent.box.current_version() == agent.running
+    assert broken in agent.box.failed_versions()
 
 
 def test_a_release_with_new_requirements_is_refused_because_a_reload_cannot_install_them(
-    box: Layout,
-    running: str,
-    publish: Publish,
-    agent_env: Callable[..., None],
-    recorder: Recorder,
+    agent: Agent,
 ) -> None:
-    publish(releases.build(NEW_PACKAGE))
-    agent_env(reload="false")
-    assert main([]) == 1
-    assert box.current_version() == running
-    assert "requirements.txt differs" in str(events(recorder)[-1]["errorMessage"])
+    agent.publish(releases.build(NEW_PACKAGE))
+    assert agent.run() == 1
+    assert agent.box.current_version() == agent.running
+    assert "requirements.txt differs" in agent.last_error()
 
 
-def test_a_failed_reload_leaves_current_naming_the_release_still_running(
-    box: Layout,
-    running: str,
-    publish: Publish,
-    agent_env: Callable[..., None],
-) -> None:
-    publish(releases.build(releases.MARKED))
-    agent_env(reload="false")
-    assert main([]) == 1
-    assert box.current_version() == running
+def test_a_failed_reload_leaves_current_naming_the_release_still_running(agent: Agent) -> None:
+    agent.publish(releases.build(releases.MARKED))
+    assert agent.run() == 1
+    assert agent.box.current_version() == agent.running
 
 
 def test_a_release_that_never_gets_ready_is_rolled_back_and_not_retried_each_minute(
-    box: Layout,
-    running: str,
-    publish: Publish,
-    agent_env: Callable[..., None],
-    recorder: Recorder,
+    agent: Agent,
 ) -> None:
-    bad = publish(releases.build(releases.MARKED))
-    agent_env(reload="true", check="0.5")  # nothing answers on the agent's URL
-    assert main([]) == 1
-    assert box.current_version() == running
-    assert "release_rolled_back" in [e["event"] for e in events(recorder)]
-    assert main([]) == 0
-    assert events(recorder)[-1]["event"] == "release_skipped"
-    recorder.fields.clear()
-    assert main(["--force"]) == 1  # --force tries it again (and it fails again here)
-    assert "release_switched" in [e["event"] for e in events(recorder)]
-    assert box.current_version() == running
-    assert bad in box.failed_versions()
+    bad = agent.publish(releases.build(releases.MARKED))
+    never_ready = {"reload": "true", "check": "0.5"}  # nothing answers on the agent's URL
+    assert agent.run(**never_ready) == 1
+    assert agent.box.current_version() == agent.running
+    assert "release_rolled_back" in agent.events()
+    assert agent.run(**never_ready) == 0
+    assert agent.events()[-1] == "release_skipped"
+    agent.recorder.fields.clear()
+    assert agent.run("--force", **never_ready) == 1  # tried again (and it fails again here)
+    assert "release_switched" in agent.events()
+    assert agent.box.current_version() == agent.running
+    assert bad in agent.box.failed_versions()
 
 
 def test_a_missing_setting_is_a_usage_error_naming_it(
@@ -149,7 +141,7 @@ def test_a_missing_setting_is_a_usage_error_naming_it(
     monkeypatch.delenv("APP_RELEASE_PARAMETER", raising=False)
     monkeypatch.setenv("APP_RELEASES_ROOT", str(box.root))
     assert main([]) == 2
-    assert "APP_RELEASE_PARAMETER" in str(events(recorder)[-1]["error"])
+    assert "APP_RELEASE_PARAMETER" in str(recorder.fields[-1]["error"])
 
 
 def test_an_unknown_option_is_a_usage_error() -> None:

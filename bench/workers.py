@@ -1,9 +1,9 @@
 """Which gunicorn worker settings suit one vCPU: CPU per request and latency at a fixed rate.
 
-    .venv/bin/python bench/service_workers.py [--rate 100] [--seconds 10] [--rounds 3]
+    .venv/bin/python -m bench.workers [--rate 100] [--seconds 10] [--rounds 3]
                           [--apps ours bare] [--settings '-w 2 -k gthread --threads 4' ...]
 
-For each setting, both servers (ours and bare, as in service_load.py) take the 80/20 mix at a
+For each setting, both servers (ours and bare, as in bench/throughput.py) take the 80/20 mix at a
 fixed rate, open loop: first without a quota, for the CPU each request really costs when
 requests arrive one by one (at saturation they share wake-ups and cost less), then under the
 10 % quota of a t2.micro, for the latency. 1.00 CPU ms/req is all a 10 % quota gives at
@@ -20,13 +20,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
-
-from bench.service_cgroup import cpu_quota
-from bench.service_load import NAMES, PERIOD_US, QUOTA_US, fixed_rate
-from bench.service_openloop import OpenLoopResult
-from bench.service_procs import Server, serve
-from bench.service_wrk import seed_users
+from bench.cgroup import cpu_quota
+from bench.fixed_rate import FixedRate, fixed_rate
+from bench.mix import store_users
+from bench.servers import Server, serve
+from bench.throughput import NAMES, PERIOD_US, QUOTA_US
 
 DEFAULT_SETTINGS = (
     "-w 2 -k gthread --threads 4",
@@ -39,14 +37,14 @@ DEFAULT_SETTINGS = (
 )
 
 
-Runs = dict[tuple[str, str], list[tuple[OpenLoopResult, OpenLoopResult | None]]]
+Runs = dict[tuple[str, str], list[tuple[FixedRate, FixedRate | None]]]
 
 
 def _median(values: list[float]) -> str:
     return f"{statistics.median(values):.2f}" if values else "-"
 
 
-def _row(setting: str, name: str, runs: list[tuple[OpenLoopResult, OpenLoopResult | None]]) -> str:
+def _row(setting: str, name: str, runs: list[tuple[FixedRate, FixedRate | None]]) -> str:
     """Medians over the rounds; `sustained` counts the rounds that held the rate under quota."""
     capped = [c for _, c in runs if c is not None]
     values = [
@@ -59,11 +57,9 @@ def _row(setting: str, name: str, runs: list[tuple[OpenLoopResult, OpenLoopResul
     return f"{setting:30}{name:6}" + "".join(f"{v:>12}" for v in values)
 
 
-def _one(
-    server: Server, rate: float, seconds: float
-) -> tuple[OpenLoopResult, OpenLoopResult | None]:
+def _one(server: Server, rate: float, seconds: float) -> tuple[FixedRate, FixedRate | None]:
     """A free run, then a run under the quota (None when no quota can be set here)."""
-    seed_users(server.url)
+    store_users(server.url)
     fixed_rate(server, rate, 2, 0)  # warm-up: connections, imports, caches
     free = fixed_rate(server, rate, seconds, 1)
     with cpu_quota(QUOTA_US, PERIOD_US, server.name) as (group, _):

@@ -1,4 +1,4 @@
-"""Start the two contenders under gunicorn on 127.0.0.1, and cap a process tree's CPU.
+"""Start the two contenders under gunicorn on 127.0.0.1, and read the CPU time they use.
 
 "ours" is the real service with service/gunicorn.conf.py; "bare" is bench/bare_app.py with the
 same worker settings (read from that file, not copied), so only the application differs.
@@ -9,8 +9,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from localbox.processes import free_port, stop
+from localbox.units import ROOT
+
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 CONF = ROOT / "service" / "gunicorn.conf.py"
 WORKER_SETTINGS = ("workers", "worker_class", "threads", "keepalive", "timeout")
@@ -37,13 +37,6 @@ def worker_settings(conf: Path = CONF) -> dict[str, object]:
     if missing:
         raise ValueError(f"{conf}: no literal value for {', '.join(sorted(missing))}")
     return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -106,7 +99,7 @@ def serve(name: str, workdir: Path, extra: list[str] | None = None) -> Iterator[
 
     stdout and stderr (the JSON log) go to a file in `workdir`.
     """
-    port = _free_port()
+    port = free_port()
     argv, env = _command(name, workdir, port, extra or [])
     with (workdir / f"{name}.log").open("ab") as log:
         proc = subprocess.Popen(
@@ -122,12 +115,4 @@ def serve(name: str, workdir: Path, extra: list[str] | None = None) -> Iterator[
         time.sleep(0.5)  # let the second worker finish booting too
         yield server
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # no worker outlives its round
+        stop(proc, grace=20)  # and no worker outlives its round

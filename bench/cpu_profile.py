@@ -1,6 +1,6 @@
 """Where the service's CPU per request goes: cProfile over the load mix, in process.
 
-    .venv/bin/python bench/service_profile.py [--requests 3000] [--rounds 5]
+    .venv/bin/python -m bench.cpu_profile [--requests 3000] [--rounds 5]
 
 Drives the real app and the bare app with Flask's test client (no sockets, no gunicorn; the
 same overhead for both), alternating, then prints the median CPU per request of each (CPU
@@ -18,12 +18,10 @@ import os
 import pstats
 import random
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+from bench.mix import USERS, pick
 
 # (label, file suffix, function name): the steps every request of the service goes through.
 STEPS = [
@@ -44,22 +42,23 @@ STEPS = [
 
 def _drive(client: object, requests: int) -> float:
     """Send `requests` of the mix through a Flask test client; CPU seconds spent."""
-    from bench.service_wrk import pick
-
     rng = random.Random(1)
     started = time.process_time()
     for _ in range(requests):
-        method, path, body = pick(rng)
+        sent = pick(rng)
         reply = client.open(  # type: ignore[attr-defined]
-            path, method=method, data=body, content_type="application/json" if body else None
+            sent.path,
+            method=sent.method,
+            data=sent.data,
+            content_type="application/json" if sent.data else None,
         )
         if reply.status_code != 200:
-            raise RuntimeError(f"{method} {path}: {reply.status_code} {reply.data!r}")
+            raise RuntimeError(f"{sent.method} {sent.path}: {reply.status_code} {reply.data!r}")
     return time.process_time() - started
 
 
-def _seed(client: object) -> None:
-    for n in range(1, 51):
+def _store_users(client: object) -> None:
+    for n in range(1, USERS + 1):
         body = {"isMuted": False, "deviceId": "dev-0", "deviceLabel": "Speakers"}
         client.post(f"/api/users/user{n}/state", json=body)  # type: ignore[attr-defined]
 
@@ -91,7 +90,7 @@ def main() -> None:
         bare = create_bare(f"{tmp}/bare.db").test_client()
         with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
             for client in (ours, bare):
-                _seed(client)
+                _store_users(client)
                 _drive(client, 200)  # warm-up
             cpu: dict[str, list[float]] = {"ours": [], "bare": []}
             for _ in range(args.rounds):

@@ -1,24 +1,20 @@
-"""Closed-loop load with wrk and bench/service_mix.lua, and the 80/20 mix in Python.
+"""Closed-loop load with wrk and bench/mix.lua (the 80/20 mix of bench/mix.py, for wrk).
 
 wrk measures how many requests per second a server can take (each connection sends its next
 request when the previous one answers); its latencies at saturation are queueing time, which
-is why the fixed-rate run (service_openloop.py) reports the latency figure that matters.
+is why the fixed-rate run (bench/fixed_rate.py) reports the latency figure that matters.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import random
 import re
 import shutil
 import subprocess
-import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 
-MIX = Path(__file__).with_name("service_mix.lua")
-USERS = 50
+from bench.mix import LUA, USERS
+
 RESULT = re.compile(r"^RESULT (.*)$", re.MULTILINE)
 
 
@@ -48,7 +44,7 @@ def wrk_path() -> str:
 def run_wrk(url: str, seconds: int, connections: int, threads: int = 1) -> Run:
     """One wrk run of the mix against `url`."""
     argv = [wrk_path(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
-    argv += ["-s", str(MIX), url]
+    argv += ["-s", str(LUA), url]
     env = {**os.environ, "MIX_USERS": str(USERS)}
     out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=seconds + 30)
     match = RESULT.search(out.stdout)
@@ -64,32 +60,3 @@ def run_wrk(url: str, seconds: int, connections: int, threads: int = 1) -> Run:
         non_2xx=int(fields["non2xx"]),
         socket_errors=int(fields["socket_errors"]),
     )
-
-
-def pick(rng: random.Random) -> tuple[str, str, bytes | None]:
-    """One request of the mix: (method, path, JSON body or None); as service_mix.lua does."""
-    base = f"/api/users/user{rng.randint(1, USERS)}"
-    roll = rng.randint(1, 100)
-    if roll <= 80:
-        return "GET", f"{base}/state", None
-    if roll <= 87:
-        return "PATCH", f"{base}/mute", json.dumps({"isMuted": rng.random() < 0.5}).encode()
-    if roll <= 94:
-        device = {"deviceId": f"dev-{rng.randint(1, 9)}", "deviceLabel": "Headset"}
-        return "PATCH", f"{base}/device", json.dumps(device).encode()
-    body = {"isMuted": False, "deviceLabel": "Speakers"}
-    return "POST", f"{base}/state", json.dumps(body).encode()
-
-
-def seed_users(url: str) -> None:
-    """Give every user of the mix a stored state, so reads are 200s, not 404s."""
-    for n in range(1, USERS + 1):
-        body = json.dumps({"isMuted": False, "deviceId": "dev-0", "deviceLabel": "Speakers"})
-        request = urllib.request.Request(  # noqa: S310 (http on loopback)
-            f"{url}/api/users/user{n}/state",
-            data=body.encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310
-            reply.read()

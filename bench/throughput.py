@@ -1,7 +1,7 @@
 """Benchmark: the service against a bare Flask app, side by side, and at a t2.micro's CPU.
 
-    .venv/bin/python bench/service_load.py [--rounds 3] [--seconds 8] [--quota-seconds 15]
-                                           [--rate 100] [--flags '-w 1']
+    .venv/bin/python -m bench.throughput [--rounds 3] [--seconds 8] [--quota-seconds 15]
+                                         [--rate 100] [--flags '-w 1']
 
 1. Throughput (closed loop, wrk, 80/20 read/write over 50 users): requests/s, p50/p95/p99,
    CPU ms per request; medians of --rounds rounds, alternating which server goes first.
@@ -20,19 +20,17 @@ import os
 import platform
 import shlex
 import statistics
-import sys
 import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TypeVar
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
-
-from bench.service_cgroup import cpu_quota
-from bench.service_openloop import OpenLoopResult, run_open_loop
-from bench.service_procs import Server, serve, worker_settings
-from bench.service_wrk import USERS, Run, run_wrk, seed_users
+from bench.cgroup import cpu_quota
+from bench.fixed_rate import FixedRate, fixed_rate
+from bench.mix import USERS, store_users
+from bench.servers import Server, serve, worker_settings
+from bench.wrk import Run, run_wrk
 
 NAMES = ("ours", "bare")
 QUOTA_US, PERIOD_US = 10_000, 100_000  # 10 % of one CPU
@@ -74,7 +72,7 @@ def throughput_table(results: dict[str, list[Run]]) -> str:
     return "\n".join(lines)
 
 
-def openloop_table(results: dict[str, list[OpenLoopResult]]) -> str:
+def openloop_table(results: dict[str, list[FixedRate]]) -> str:
     head = ["due", "done", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "CPU ms/req"]
     lines = [f"{'':10}" + "".join(f"{h:>11}" for h in head) + f"{'sustained':>11}"]
     for name, runs in results.items():
@@ -109,7 +107,7 @@ def main() -> None:
         with serve("ours", workdir, extra) as ours, serve("bare", workdir, extra) as bare:
             servers = {"ours": ours, "bare": bare}
             for server in servers.values():
-                seed_users(server.url)
+                store_users(server.url)
                 run_wrk(server.url, 2, CONNECTIONS)  # warm-up: imports, connections, caches
             throughput(servers, args)
             quota(servers, args)
@@ -141,14 +139,6 @@ def quota(servers: dict[str, Server], args: argparse.Namespace) -> None:
             2, lambda name, n: fixed_rate(servers[name], args.rate, args.quota_seconds, n)
         )
         print(openloop_table(fixed))
-
-
-def fixed_rate(server: Server, rate: float, seconds: float, seed: int) -> OpenLoopResult:
-    """An open-loop run, with the CPU the server's processes spent per answered request."""
-    before = server.cpu_seconds()
-    result = run_open_loop(server.port, rate, seconds, seed)
-    result.cpu_ms_per_request = (server.cpu_seconds() - before) * 1000 / max(result.completed, 1)
-    return result
 
 
 if __name__ == "__main__":

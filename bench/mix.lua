@@ -1,17 +1,17 @@
--- wrk script: the 80/20 read/write mix of bench/service_load.py over MIX_USERS users.
+-- wrk script: the 80/20 read/write mix of bench/mix.py over MIX_USERS users.
 -- Reads: GET state. Writes, split evenly: PATCH mute, PATCH device, POST state.
--- done() prints one RESULT line that bench/service_wrk.py parses (latencies in microseconds).
+-- done() prints one RESULT line that bench/wrk.py parses (latencies in microseconds).
 local users = tonumber(os.getenv("MIX_USERS") or "50")
 local headers = { ["Content-Type"] = "application/json" }
 local created = 0
 
 function setup(thread)
   created = created + 1
-  thread:set("seed", created)
+  thread:set("stream", created)
 end
 
 function init(args)
-  math.randomseed(seed or 1) -- a fixed seed per thread: the same sequence every run
+  math.randomseed(stream or 1) -- one fixed random stream per thread: the same sequence every run
 end
 
 function request()

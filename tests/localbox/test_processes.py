@@ -1,0 +1,58 @@
+"""Stopping a child process: signal, grace, then SIGKILL to its whole group."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from localbox.processes import free_port, stop
+from tests.support import wait_until
+
+IGNORES_SIGTERM = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+    " print('ready', flush=True); time.sleep(60)"
+)
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or only its zombie is left for the init process to reap."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_a_process_that_ignores_sigterm_is_killed_after_the_grace_period() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", IGNORES_SIGTERM], stdout=subprocess.PIPE, start_new_session=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    assert stop(proc, grace=0.5) == -signal.SIGKILL
+    proc.stdout.close()
+
+
+def test_what_is_left_of_the_group_after_a_graceful_exit_is_killed() -> None:
+    # The shell exits on SIGTERM at once; the sleep it started would outlive it.
+    proc = subprocess.Popen(
+        ["sh", "-c", "sleep 60 & echo $!; wait"], stdout=subprocess.PIPE, start_new_session=True
+    )
+    assert proc.stdout is not None
+    orphan = int(proc.stdout.readline())
+    assert stop(proc, grace=10) == -signal.SIGTERM
+    wait_until(lambda: _gone(orphan), timeout=5, what=f"pid {orphan} to be killed")
+    proc.stdout.close()
+
+
+def test_a_process_that_already_exited_is_only_reaped() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    proc.wait(timeout=30)
+    assert stop(proc, grace=1) == 3
+
+
+def test_a_free_port_can_be_bound_at_once() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", free_port()))
