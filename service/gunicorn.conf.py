@@ -36,7 +36,7 @@ bind = ["127.0.0.1:8000"]
 # contend for the one vCPU. gthread, not sync: idle keep-alive connections wait in the poller
 # without holding a worker, and a connection silent for 5 s is parked there too (gunicorn's
 # docs: sync workers need a buffering proxy in front, and port 80 faces clients directly).
-# Two threads each, a trade-off measured by bench/service_workers.py (fixed 100 req/s under a
+# Two threads each, a trade-off measured by bench/workers.py (fixed 100 req/s under a
 # t2.micro's 10 % CPU quota, median p95): 1 thread 165 ms, 2 threads 278 ms, 4 threads 937 ms
 # (threads share the throttled CPU, so every request in flight slows at once). We keep two:
 # a client that trickles its request holds its thread until it is done, and with one thread

@@ -5,7 +5,7 @@ the trace id of a W3C `traceparent` is logged when present.
 
 This runs twice per request on a box with a tenth of a CPU, so it reads the WSGI environ and
 the request object directly (each `flask.request.x` is a context-variable lookup) and measures
-its cost with bench/service_profile.py.
+its cost with `python -m bench.cpu_profile`.
 """
 
 from __future__ import annotations
