@@ -1,7 +1,13 @@
-"""Health, liveness and readiness: the seed's shape, and what each probe may touch."""
+"""Health, liveness and readiness: the documented shape, what each probe may touch, and a
+database file deleted, replaced or made read-only under the service."""
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -18,7 +24,7 @@ def break_database(app: Flask) -> None:
     app.extensions["onebox"].store.ping = fail
 
 
-def test_health_has_the_seed_shape(client: FlaskClient) -> None:
+def test_health_has_the_documented_shape(client: FlaskClient) -> None:
     response = client.get("/api/health")
     body = response.get_json()
     assert response.status_code == 200
@@ -70,7 +76,46 @@ def test_readiness_turns_503_as_soon_as_shutdown_begins(app: Flask) -> None:
     assert app.test_client().get("/api/health/live").status_code == 200
 
 
-def test_closing_the_store_logs_the_seed_events_in_order(app: Flask, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_closing_the_store_logs_its_events_in_order(app: Flask, capsys) -> None:  # type: ignore[no-untyped-def]
     shutdown.close(app)
     out = capsys.readouterr().out
     assert out.index('"server_closed"') < out.index('"database_closed"')
+
+
+def database_file(app: Flask) -> Path:
+    return Path(app.config["DATABASE"])
+
+
+def test_readiness_is_503_naming_why_when_the_database_file_is_deleted(app: Flask) -> None:
+    client = app.test_client()
+    assert client.get("/api/health/ready").status_code == 200  # the store has the file open
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database_file(app)}{suffix}").unlink(missing_ok=True)
+    response = client.get("/api/health/ready")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "unavailable"
+    assert "is missing (deleted)" in response.get_json()["reason"]
+    assert client.get("/api/health").status_code == 503  # the detailed check agrees
+
+
+def test_readiness_is_503_when_the_database_file_is_replaced(app: Flask, tmp_path: Path) -> None:
+    client = app.test_client()
+    assert client.get("/api/health/ready").status_code == 200
+    shutil.copy(database_file(app), tmp_path / "copy.db")
+    (tmp_path / "copy.db").replace(database_file(app))
+    response = client.get("/api/health/ready")
+    assert response.status_code == 503
+    assert "was replaced under the service" in response.get_json()["reason"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to a read-only file")
+def test_readiness_is_503_when_the_database_file_is_not_writable(app: Flask) -> None:
+    client = app.test_client()
+    assert client.get("/api/health/ready").status_code == 200
+    database_file(app).chmod(0o444)
+    try:
+        response = client.get("/api/health/ready")
+    finally:
+        database_file(app).chmod(0o644)
+    assert response.status_code == 503
+    assert "is not writable" in response.get_json()["reason"]
