@@ -248,8 +248,13 @@ def restore_database(
 
 
 def _remember(cfg: Settings) -> None:
-    """Record the restored file as the database the next backup expects (see _same_database)."""
+    """Record the restored file as the database the next backup expects (see _same_database).
+
+    A record of another database (a drill restoring into a scratch file) is left alone.
+    """
     record = state.read(cfg.state) or {}
+    if record.get("databasePath") not in (None, str(cfg.database.resolve())):
+        return
     identity = snapshot.file_identity(cfg.database)
     state.write(cfg.state, {**record, **_database_file(cfg.database, identity)})
 

@@ -102,3 +102,17 @@ def test_the_backup_command_says_why_in_one_json_line(
     assert done.returncode == 1
     assert (event["event"], event["error"]) == ("backup_failed", "Refused")
     assert "deleted under the service" in event["errorMessage"]
+
+
+def test_a_drill_restoring_into_a_scratch_file_leaves_the_live_record_alone(
+    settings: commands.Settings, backed_up: str, tmp_path: Path
+) -> None:
+    shared = replace(settings, state_file=str(settings.state))  # APP_BACKUP_STATE, as on the box
+    drill = replace(shared, database=tmp_path / "drill.db")
+    commands.restore_database(drill)
+    fill(settings.database, 1, start=800)
+    assert commands.backup(shared)["event"] == "backup_done"
+    shutil.copy(drill, tmp_path / "copy.db")
+    (tmp_path / "copy.db").replace(settings.database)  # the live file is still watched
+    with pytest.raises(commands.Refused, match="replaced under the service"):
+        commands.backup(shared)
