@@ -112,7 +112,7 @@ def test_a_drill_restoring_into_a_scratch_file_leaves_the_live_record_alone(
     commands.restore_database(drill)
     fill(settings.database, 1, start=800)
     assert commands.backup(shared)["event"] == "backup_done"
-    shutil.copy(drill, tmp_path / "copy.db")
+    shutil.copy(drill.database, tmp_path / "copy.db")
     (tmp_path / "copy.db").replace(settings.database)  # the live file is still watched
     with pytest.raises(commands.Refused, match="replaced under the service"):
         commands.backup(shared)
