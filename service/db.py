@@ -110,8 +110,7 @@ class SqliteStore:
             with self._lock:
                 self._connections.append(conn)
                 if self._opened is None:
-                    info = Path(self.path).stat()
-                    self._opened = (info.st_dev, info.st_ino)
+                    self._opened = _identity(self.path)
         return conn
 
     @contextmanager
@@ -251,6 +250,15 @@ class SqliteStore:
             conn.close()
         self._local = threading.local()
         self._opened = None
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`; None if it vanished since it was opened."""
+    try:
+        info = Path(path).stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _count_active(conn: sqlite3.Connection, since: float) -> int:
