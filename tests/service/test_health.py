@@ -3,8 +3,12 @@ database file deleted, replaced or made read-only under the service."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,7 @@ from flask.testing import FlaskClient
 
 from service import shutdown
 from service.store import StoreUnavailable
+from tests.service.conftest import Service
 
 
 def break_database(app: Flask) -> None:
@@ -119,3 +124,28 @@ def test_readiness_is_503_when_the_database_file_is_not_writable(app: Flask) -> 
         database_file(app).chmod(0o644)
     assert response.status_code == 503
     assert "is not writable" in response.get_json()["reason"]
+
+
+def ready(service: Service) -> tuple[int, dict[str, object]]:
+    try:
+        with urllib.request.urlopen(f"{service.url}/api/health/ready", timeout=5) as response:  # noqa: S310
+            return int(response.status), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_gunicorn_workers_report_not_ready_once_the_database_file_is_deleted(
+    start_service: Callable[..., Service],
+) -> None:
+    service = start_service()
+    assert ready(service)[0] == 200
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{service.database}{suffix}").unlink(missing_ok=True)
+    answers: list[tuple[int, dict[str, object]]] = []
+    for _ in range(20):  # new connections land on every worker
+        answers.append(ready(service))
+    assert {status for status, _ in answers} == {503}
+    # A request thread's new connection recreates an empty file at the path, so a worker sees
+    # either no file or not its own; either way it is not ready.
+    reasons = {str(body["reason"]).rpartition("' ")[2] for _, body in answers}
+    assert reasons <= {"is missing (deleted)", "was replaced under the service"}, reasons
