@@ -110,6 +110,7 @@ pulumi.export("instance_id", server.instance_id if server else None)
 pulumi.export("backup_bucket", bucket.bucket_name)
 pulumi.export("release_version", release.version)
 pulumi.export("alarm_topic_arn", monitoring.topic_arn)
+pulumi.export("alerts", settings.alerts)  # who hears the alarms; says so when no one does
 pulumi.export(
     "dashboard_url",
     monitoring.dashboard_name.apply(lambda name: f"{console}#dashboards:name={name}"),

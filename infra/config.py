@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 FREE_TIER_PLANS = ("legacy", "none")
+NO_SUBSCRIBER = (
+    "NO ONE: alertEmail is empty, so the alarms and the budget notify a topic nobody is "
+    "subscribed to (set onebox:alertEmail)"
+)
 AL2023_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 # t2/t3/t3a families: burstable, small, supported by our CPU-credit alarm and standard credits.
 _INSTANCE_TYPE = re.compile(r"^t(2|3|3a)\.(nano|micro|small|medium|large)$")
@@ -35,12 +39,20 @@ class StackConfig:
     alert_email: str | None = None
     backup_keep: int = 7
     backup_retention_days: int = 7
-    monthly_budget_usd: float = 5.0
+    # Above the default stack's list cost (`make plan`), so the budget alarms only on a surprise.
+    monthly_budget_usd: float = 20.0
     running: bool = True
     restore_from_bucket: str | None = None
-    free_tier: str = "legacy"
+    free_tier: str = "none"
     ami_id: str | None = None
     region: str = "us-east-1"
+
+    @property
+    def alerts(self) -> str:
+        """Who hears the alarms and the budget: the e-mail, or a warning that no one does."""
+        if self.alert_email:
+            return f"{self.alert_email} (e-mail; confirm the subscription mail AWS sends)"
+        return NO_SUBSCRIBER
 
 
 DEFAULTS = StackConfig()

@@ -11,11 +11,15 @@ Table dated PRICES_AS_OF. It was transcribed offline (this project has no networ
 re-check the pages above before relying on a figure. AWS Budgets without actions, SSM standard
 parameters, SNS e-mail (first 1,000 a month) and the first 100 GB a month of data out cost nothing.
 
-freeTier "legacy": the 12-month free tier of accounts created before 2025-07-15 (750 h of
-t2.micro, or t3.micro where t2.micro is not offered, which is not us-east-1; 750 h of public
-IPv4, 30 GB of EBS, 5 GB of S3 with 20,000 GETs and 2,000 PUT/LIST). "none": accounts created
-later (credits instead of allowances) or older than 12 months; only the always-free allowances
-(CloudWatch: 10 metrics, 10 alarm metrics, 3 dashboards) apply.
+freeTier "none" (the default): the list price, with only the always-free allowances
+(CloudWatch: 10 metrics, 10 alarm metrics, 3 dashboards). It is right for every account today:
+accounts created since 2025-07-15 get the Free plan's credits instead of allowances (100 USD at
+sign-up and up to 100 more, for at most 6 months; t2.micro is not among its instance types), and
+credits pay a bill, they do not lower it, so they are not modelled here.
+freeTier "legacy" is history, kept to explain old bills: the 12-month free tier of accounts
+created before 2025-07-15, over for every account by 2026-07-15 (750 h of t2.micro, or t3.micro
+where t2.micro is not offered, which is not us-east-1; 750 h of public IPv4, 30 GB of EBS, 5 GB
+of S3 with 20,000 GETs and 2,000 PUT/LIST).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from infra import costs, userdata
+from infra import config, costs, userdata
 from infra.mocks import Declared, Run, run_program, stack_values
 
 # The inputs worth reading per resource type (camelCase, as declared).
@@ -74,6 +74,18 @@ def user_data_size(run: Run) -> list[str]:
     return [f"User-data: {size} bytes gzipped (EC2 limit {userdata.USER_DATA_LIMIT})"]
 
 
+def alerts_and_budget(run: Run) -> list[str]:
+    """Who hears the alarms, and whether the budget sits above the list cost."""
+    lines = [f"Alerts: {run.outputs['alerts']}"]
+    if run.outputs["alerts"] == config.NO_SUBSCRIBER:
+        lines[0] = f"WARNING: {lines[0]}"
+    (budget,) = run.of_type("aws:budgets/budget:Budget")
+    limit, cost = float(budget.inputs["limitAmount"]), run.outputs["monthly_cost_usd"]
+    verdict = "above" if limit > cost else "NOT above: it will alarm every month"
+    lines.append(f"Budget: {limit:.2f} USD/month, {verdict} the list cost of {cost:.2f}")
+    return lines
+
+
 def report(run: Run, stack: str, free_tier: str) -> list[str]:
     """The whole plan as lines of text."""
     lines = [HEADLINE.format(stack=stack), "", f"Resources ({len(run.resources)}):"]
@@ -82,9 +94,9 @@ def report(run: Run, stack: str, free_tier: str) -> list[str]:
     lines += [
         f"  {name:<22} {_short(value, 200)}"
         for name, value in run.outputs.items()
-        if name not in ("cost_breakdown", "monthly_cost_usd")
+        if name not in ("cost_breakdown", "monthly_cost_usd", "alerts")
     ]
-    lines += ["", *user_data_size(run)]
+    lines += ["", *user_data_size(run), *alerts_and_budget(run)]
     lines.append("")
     lines += cost_table(run.outputs["cost_breakdown"], run.outputs["monthly_cost_usd"], free_tier)
     return lines
@@ -101,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"plan: {error}", file=sys.stderr)
         return 2
-    print("\n".join(report(run, args.stack, str(values.get("freeTier", "legacy")))))
+    print(
+        "\n".join(report(run, args.stack, str(values.get("freeTier", config.DEFAULTS.free_tier))))
+    )
     return 0
 
 

@@ -8,6 +8,7 @@ SQLITE_BUSY on lock upgrade.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
@@ -79,6 +80,7 @@ class SqliteStore:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
+        self._opened: tuple[int, int] | None = None  # (device, inode) of the file first opened
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
     # -- connections -------------------------------------------------------------------------
@@ -107,6 +109,8 @@ class SqliteStore:
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
+                if self._opened is None:
+                    self._opened = _identity(self.path)
         return conn
 
     @contextmanager
@@ -218,7 +222,26 @@ class SqliteStore:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def ping(self) -> None:
+        """Answer a trivial query from the very file the store opened, which must be writable.
+
+        Open connections keep answering from a file deleted or replaced under them, so the
+        query alone would call such a store healthy while its writes go nowhere durable.
+        """
         self._read("SELECT 1")
+        self._check_file()
+
+    def _check_file(self) -> None:
+        path = Path(self.path)
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            raise StoreUnavailable(f"database file {self.path!r} is missing (deleted)") from None
+        except OSError as exc:
+            raise StoreUnavailable(f"database file {self.path!r}: {exc}") from exc
+        if self._opened is not None and (info.st_dev, info.st_ino) != self._opened:
+            raise StoreUnavailable(f"database file {self.path!r} was replaced under the service")
+        if not (os.access(path, os.W_OK) and os.access(path.resolve().parent, os.W_OK)):
+            raise StoreUnavailable(f"database file {self.path!r} or its directory is not writable")
 
     def close(self) -> None:
         with self._lock:
@@ -226,6 +249,16 @@ class SqliteStore:
         for conn in connections:
             conn.close()
         self._local = threading.local()
+        self._opened = None
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`; None if it vanished since it was opened."""
+    try:
+        info = Path(path).stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _count_active(conn: sqlite3.Connection, since: float) -> int:

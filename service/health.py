@@ -1,9 +1,11 @@
-"""Health: the seed's detailed check, plus liveness and readiness probes (seed 002).
+"""Health: the detailed check, plus liveness and readiness probes.
 
 /api/health        status, uptime, database (with latency), memory, environment; 503 if the
                    database does not answer
 /api/health/live   the process answers; never touches the database
-/api/health/ready  the database answers and the process is not shutting down; 503 otherwise
+/api/health/ready  the database answers from the file the store opened, which is still there
+                   and writable, and the process is not shutting down; 503 with the reason
+                   otherwise
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ Each returns a JSON-able result that is also logged as one event line. Failures 
 
 from __future__ import annotations
 
+import logging
 import socket
 import tempfile
 import time
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from service import contract
+from service import contract, logs
 from service.backup import keys, restore, snapshot, state
 from service.backup import s3 as bucket_io
 from service.backup.lock import exclusive
@@ -50,10 +51,14 @@ def backup(cfg: Settings, now: datetime | None = None, host: str | None = None) 
     host = host or socket.gethostname()
     with exclusive(cfg.database.parent / ".backup.lock"), _workdir(cfg.database) as work:
         raw, packed = Path(work, "snapshot.sqlite"), Path(work, "snapshot.sqlite.gz")
+        identity = _same_database(cfg)
         snapshot.take(cfg.database, raw)
+        if _same_database(cfg) != identity:
+            raise Refused(f"{str(cfg.database)!r} was replaced during the snapshot")
         rows = snapshot.inspect(raw)
         digest = snapshot.compress(raw, packed)
         stored = bucket_io.listing(s3, cfg.bucket, cfg.prefix)
+        _not_blank(s3, cfg, stored, rows)
         key = _unchanged(s3, cfg.bucket, stored, digest)
         skipped = key is not None
         if key is None:
@@ -74,6 +79,7 @@ def backup(cfg: Settings, now: datetime | None = None, host: str | None = None) 
         "gzBytes": digest.gz_bytes,
         "rows": rows,
         "deleted": deleted,
+        **_database_file(cfg.database, identity),  # kept in the state: the next run compares
     }
     succeeded = time.time()
     if cfg.textfile:
@@ -90,6 +96,48 @@ def _write_metric(path: Path, succeeded: float) -> dict[str, str]:
     except OSError as exc:
         return {"textfileError": f"{path}: {exc}"}
     return {"textfile": str(path)}
+
+
+def _database_file(database: Path, identity: str) -> dict[str, str]:
+    return {"databasePath": str(database.resolve()), "databaseFile": identity}
+
+
+def _same_database(cfg: Settings) -> str:
+    """The database file's identity; refuse a file that is missing, or not the one last backed
+    up or restored here (deleted and recreated, or replaced, under the service)."""
+    if not cfg.database.is_file():
+        raise Refused(
+            f"database {str(cfg.database)!r} is missing (deleted under the service?); nothing is "
+            "uploaded. Stop onebox.service and restore the newest backup (restore --force)"
+        )
+    current = snapshot.file_identity(cfg.database)
+    record = state.read(cfg.state) or {}
+    known = record.get("databaseFile")
+    if record.get("databasePath") == str(cfg.database.resolve()) and known not in (None, current):
+        raise Refused(
+            f"database {str(cfg.database)!r} is not the file last backed up or restored "
+            f"(device:inode {known}, now {current}): it was replaced under the service. Restore "
+            f"the newest backup (restore --force), or delete {str(cfg.state)!r} to keep this file"
+        )
+    return current
+
+
+def _not_blank(
+    s3: Any, cfg: Settings, stored: list[bucket_io.StoredBackup], rows: dict[str, int]
+) -> None:
+    """Refuse to make an empty database the newest backup when the newest one holds rows."""
+    if sum(rows.values()) or not stored:
+        return
+    recorded = bucket_io.metadata(s3, cfg.bucket, stored[0].key).get("rows", "")
+    if any(count not in ("", "0") for count in _counts(recorded)):
+        raise Refused(
+            f"database {str(cfg.database)!r} is empty but the newest backup {stored[0].key} "
+            f"holds rows ({recorded}): not uploading it over them. Restore the newest backup"
+        )
+
+
+def _counts(recorded: str) -> list[str]:
+    return [item.partition("=")[2] for item in recorded.split(",") if item]
 
 
 def _unchanged(
@@ -126,8 +174,8 @@ def _choose(s3: Any, bucket: str, prefix: str, key: str | None) -> str | None:
     return stored[0].key if stored else None
 
 
-def _source(s3: Any, cfg: Settings, key: str | None) -> tuple[str, str | None]:
-    """The bucket to restore from and the backup in it (None: no backup anywhere).
+def _source(s3: Any, cfg: Settings, key: str | None) -> tuple[str, list[str]]:
+    """The bucket to restore from and its candidate backups, newest first (empty: none).
 
     The stack's own bucket comes first and APP_RESTORE_BUCKET only when the own bucket has no
     backup: once the new stack has backed up, its own backups are newer than anything in the
@@ -138,8 +186,35 @@ def _source(s3: Any, cfg: Settings, key: str | None) -> tuple[str, str | None]:
     for bucket in buckets:
         stored = [backup.key for backup in bucket_io.listing(s3, bucket, cfg.prefix)]
         if stored and (key is None or key in stored):
-            return bucket, key or stored[0]
-    return ", ".join(buckets), None
+            return bucket, [key] if key else stored
+    return ", ".join(buckets), []
+
+
+def _newest_that_verifies(
+    s3: Any, bucket: str, candidates: list[str], workdir: Path
+) -> tuple[str, restore.Verified, list[str]]:
+    """The newest candidate that passes every check; each refusal is logged and skipped.
+
+    A damaged or forged newest backup must not keep a new box from booting on the one before.
+    """
+    refused: list[str] = []
+    for key in candidates:
+        try:
+            return key, restore.fetch_verified(s3, bucket, key, workdir), refused
+        except (VerifyError, snapshot.SnapshotError) as exc:
+            refused.append(key)
+            logs.log_event(
+                "restore_refused",
+                logging.WARNING,
+                key=key,
+                bucket=bucket,
+                error=type(exc).__name__,
+                reason=str(exc),
+            )
+    raise Refused(
+        f"none of the {len(candidates)} backups under s3://{bucket}/ verifies (each refusal is "
+        "logged as restore_refused); not starting on an empty database"
+    )
 
 
 def restore_database(
@@ -156,20 +231,46 @@ def restore_database(
             return {"event": "restore_skipped", "reason": "database exists (not a first boot)"}
         raise Refused(f"{str(cfg.database)!r} exists and is not empty; pass --force to replace it")
     s3 = bucket_io.client("s3")
-    bucket, chosen = _source(s3, cfg, key)
-    if chosen is None:
+    bucket, candidates = _source(s3, cfg, key)
+    if not candidates:
         if if_missing and key is None:
             return {"event": "restore_skipped", "reason": f"no backup in s3://{bucket}"}
         missing = f"{key} is not" if key else "no backup is"
         raise Refused(f"{missing} under s3://{bucket}/{cfg.prefix}/")
     cfg.database.parent.mkdir(parents=True, exist_ok=True)
+    refused: list[str] = []
     with exclusive(cfg.database.parent / ".backup.lock"):
-        verified = restore.fetch_verified(s3, bucket, chosen, cfg.database.parent)
+        if if_missing and key is None:  # first boot: walk down to the newest sound backup
+            chosen, verified, refused = _newest_that_verifies(
+                s3, bucket, candidates, cfg.database.parent
+            )
+        else:  # an operator's restore: the backup asked for, or a refusal that says why
+            chosen = candidates[0]
+            verified = restore.fetch_verified(s3, bucket, chosen, cfg.database.parent)
         try:
             restore.install(verified.path, cfg.database)
         finally:
             verified.path.unlink(missing_ok=True)
-    return {"event": "restore_done", "key": chosen, "rows": verified.rows, "bucket": bucket}
+        _remember(cfg)
+    return {
+        "event": "restore_done",
+        "key": chosen,
+        "rows": verified.rows,
+        "bucket": bucket,
+        "refused": refused,
+    }
+
+
+def _remember(cfg: Settings) -> None:
+    """Record the restored file as the database the next backup expects (see _same_database).
+
+    A record of another database (a drill restoring into a scratch file) is left alone.
+    """
+    record = state.read(cfg.state) or {}
+    if record.get("databasePath") not in (None, str(cfg.database.resolve())):
+        return
+    identity = snapshot.file_identity(cfg.database)
+    state.write(cfg.state, {**record, **_database_file(cfg.database, identity)})
 
 
 def verify(cfg: Settings, key: str | None = None) -> dict[str, Any]:
@@ -178,7 +279,8 @@ def verify(cfg: Settings, key: str | None = None) -> dict[str, Any]:
     chosen = _choose(s3, cfg.bucket, cfg.prefix, key)
     if chosen is None:
         raise Refused(f"no backup under s3://{cfg.bucket}/{cfg.prefix}/")
-    with _workdir(cfg.database) as work:
+    # A scratch directory of its own (TMPDIR), never beside the live database.
+    with tempfile.TemporaryDirectory(prefix="onebox-verify-") as work:
         verified = restore.fetch_verified(s3, cfg.bucket, chosen, Path(work))
     return {"event": "verify_done", "key": chosen, "rows": verified.rows}
 

@@ -1,13 +1,16 @@
 """Verified restores: nothing replaces the database until every check has passed.
 
 A backup is downloaded into the target's own directory (so the final rename is atomic on one
-filesystem), its gzip SHA-256, raw SHA-256, integrity check and row counts are compared with
-the object's metadata, and only then is it renamed over the database and the directory fsynced.
+filesystem), inflated no further than the raw size its metadata records (and the free space
+allows), and its gzip SHA-256, raw SHA-256, integrity check, schema version and row counts are
+compared with what this code and the metadata expect; only then is it renamed over the
+database and the directory fsynced.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterable
@@ -19,6 +22,10 @@ from typing import Any
 from service.backup import s3 as bucket_io
 from service.backup import snapshot
 from service.backup.s3 import VerifyError
+from service.db import MIGRATIONS
+
+# Space a restore leaves free for the service, the logs and the journal, whatever it claims.
+DISK_RESERVE_BYTES = 256 * 1024 * 1024
 
 
 class DatabaseBusy(Exception):
@@ -43,17 +50,19 @@ def fetch_verified(s3: Any, bucket: str, key: str, workdir: Path) -> Verified:
     workdir.mkdir(parents=True, exist_ok=True)
     where = f"s3://{bucket}/{key}"
     meta = bucket_io.metadata(s3, bucket, key)
-    for field in ("gz-sha256", "raw-sha256", "rows"):
+    for field in ("gz-sha256", "raw-sha256", "raw-bytes", "rows"):
         if not meta.get(field):
             raise VerifyError(f"{where}: metadata {field!r} is missing; not our backup")
+    limit = raw_limit(where, meta["raw-bytes"], shutil.disk_usage(workdir).free)
     raw = _temp(workdir, ".sqlite")
     try:
-        gz_sha, raw_sha, _ = _gunzip(bucket_io.chunks(s3, bucket, key), raw, where)
+        gz_sha, raw_sha, _ = _gunzip(bucket_io.chunks(s3, bucket, key), raw, where, limit)
         if gz_sha != meta["gz-sha256"]:
             raise VerifyError(f"{where}: sha256 {gz_sha} != recorded {meta['gz-sha256']}")
         if raw_sha != meta["raw-sha256"]:
             raise VerifyError(f"{where}: raw sha256 {raw_sha} != recorded {meta['raw-sha256']}")
         rows = snapshot.inspect(raw)
+        check_schema(raw, where)
         if format_rows(rows) != meta["rows"]:
             raise VerifyError(f"{where}: rows {format_rows(rows)} != recorded {meta['rows']}")
     except BaseException:
@@ -62,9 +71,38 @@ def fetch_verified(s3: Any, bucket: str, key: str, workdir: Path) -> Verified:
     return Verified(raw, rows, raw_sha)
 
 
-def _gunzip(chunks: Iterable[bytes], raw: Path, where: str) -> tuple[str, str, int]:
+def raw_limit(where: str, recorded: str, free: int) -> int:
+    """The bytes a backup may inflate to: its recorded raw size, if the disk can spare it.
+
+    A sound backup inflates to exactly its recorded size, so a stream that goes past it cannot
+    pass the raw checksum and is stopped there; the free space bounds a forged record.
+    """
     try:
-        return snapshot.gunzip_stream(chunks, raw)
+        size = int(recorded)
+    except ValueError:
+        raise VerifyError(f"{where}: metadata raw-bytes={recorded!r} is not a number") from None
+    spare = free - DISK_RESERVE_BYTES
+    if not 0 <= size <= spare:
+        raise VerifyError(f"{where}: raw-bytes={size} does not fit in {max(spare, 0)} spare bytes")
+    return size
+
+
+def check_schema(raw: Path, where: str) -> None:
+    """Refuse a database whose schema version this code does not know (a newer release's)."""
+    with closing(sqlite3.connect(raw)) as conn:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if not 0 <= version <= len(MIGRATIONS):
+        raise VerifyError(
+            f"{where}: schema version {version} is not one this code knows (0..{len(MIGRATIONS)})"
+        )
+
+
+def _gunzip(chunks: Iterable[bytes], raw: Path, where: str, limit: int) -> tuple[str, str, int]:
+    try:
+        return snapshot.gunzip_stream(chunks, raw, limit)
+    except snapshot.TooLarge as exc:
+        # Past the recorded raw size the raw sha256 cannot match: stop before writing more.
+        raise VerifyError(f"{where}: sha256 check impossible, decompression capped, {exc}") from exc
     except snapshot.SnapshotError as exc:
         # A damaged stream is a checksum failure as far as the caller is concerned.
         raise VerifyError(f"{where}: sha256 check impossible, {exc}") from exc

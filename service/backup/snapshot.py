@@ -27,6 +27,16 @@ class SnapshotError(Exception):
     """The database could not be snapshotted, or a copy of it is not sound."""
 
 
+class TooLarge(SnapshotError):
+    """A gzip stream inflates past the bytes allowed for it (a decompression bomb, or a lie)."""
+
+
+def file_identity(path: Path) -> str:
+    """`device:inode` of the file at `path`: what tells the same file from a replacement."""
+    info = path.stat()
+    return f"{info.st_dev}:{info.st_ino}"
+
+
 @dataclass(frozen=True)
 class Digest:
     """Checksums and sizes of one backup: uncompressed (raw) and gzip bytes."""
@@ -94,12 +104,13 @@ def compress(raw: Path, target: Path) -> Digest:
     return Digest(raw_hash.hexdigest(), raw_size, gz_hash.hexdigest(), hashing.size)
 
 
-def gunzip_stream(chunks: Iterable[bytes], target: Path) -> tuple[str, str, int]:
+def gunzip_stream(chunks: Iterable[bytes], target: Path, limit: int) -> tuple[str, str, int]:
     """Gunzip a stream of gzip bytes into `target` (fsynced) in one pass.
 
     Returns the SHA-256 of the gzip bytes, of the raw bytes, and the raw size. Output is made
-    in bounded pieces, so even a maliciously dense stream cannot blow up memory; a stream that
-    ends before the gzip trailer (truncated) raises SnapshotError.
+    in bounded pieces, so even a maliciously dense stream cannot blow up memory, and never
+    more than `limit` bytes reach the disk: the piece that would pass it raises TooLarge
+    unwritten. A stream that ends before the gzip trailer (truncated) raises SnapshotError.
     """
     gz_hash, raw_hash = hashlib.sha256(), hashlib.sha256()
     inflate = zlib.decompressobj(wbits=31)  # 31: gzip header and trailer, CRC checked
@@ -111,6 +122,8 @@ def gunzip_stream(chunks: Iterable[bytes], target: Path) -> tuple[str, str, int]
                 data = chunk
                 while data and not inflate.eof:
                     raw = inflate.decompress(data, CHUNK)
+                    if size + len(raw) > limit:
+                        raise TooLarge(f"{str(target)!r}: inflates past {limit} bytes; refused")
                     raw_hash.update(raw)
                     size += out.write(raw)
                     data = inflate.unconsumed_tail

@@ -20,6 +20,13 @@ def test_empty_config_gives_the_documented_defaults() -> None:
     assert config.DEFAULTS.running is True
 
 
+def test_the_default_cost_is_the_list_price_and_the_default_alerts_say_no_one_hears_them() -> None:
+    assert config.DEFAULTS.free_tier == "none"  # the legacy 12-month free tier has ended
+    assert config.DEFAULTS.alerts == config.NO_SUBSCRIBER
+    assert "alertEmail is empty" in config.DEFAULTS.alerts
+    assert config.parse({"alertEmail": "ops@example.com"}).alerts.startswith("ops@example.com")
+
+
 def test_pulumi_yaml_schema_defaults_match_the_dataclass() -> None:
     schema = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
     assert set(schema) == {key for key in config.KEYS if ":" not in key}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra import costs
+from infra import config, costs
 from infra.costs import Usage
 from infra.mocks import Run
 
@@ -80,10 +80,18 @@ def test_every_configurable_instance_type_has_a_price() -> None:
             assert f"{family}.{size}" in costs.INSTANCE_HOURLY
 
 
-def test_stack_outputs_carry_the_cost_for_its_config(dev_run: Run, admin_run: Run) -> None:
-    assert dev_run.outputs["monthly_cost_usd"] == 0.18
-    assert dev_run.outputs["cost_breakdown"] == costs.breakdown(Usage(), "legacy")
-    assert admin_run.outputs["monthly_cost_usd"] == 12.95  # freeTier=none
+def test_stack_outputs_carry_the_cost_for_its_config(dev_run: Run, paused_run: Run) -> None:
+    assert dev_run.outputs["monthly_cost_usd"] == 12.95  # freeTier=none: the list price
+    assert dev_run.outputs["cost_breakdown"] == costs.breakdown(Usage(), "none")
+    assert paused_run.outputs["monthly_cost_usd"] < dev_run.outputs["monthly_cost_usd"]
+
+
+def test_the_default_budget_sits_above_the_default_list_cost(dev_run: Run) -> None:
+    default_cost = costs.total(costs.breakdown(Usage(), config.DEFAULTS.free_tier))
+    assert config.DEFAULTS.free_tier == "none"
+    assert config.DEFAULTS.monthly_budget_usd > default_cost
+    # The 80 % actual-spend notification stays quiet too for a month at list price.
+    assert 0.8 * config.DEFAULTS.monthly_budget_usd > dev_run.outputs["monthly_cost_usd"]
 
 
 def test_paused_stack_output_has_no_alarm_charge(paused_run: Run) -> None:

@@ -46,7 +46,17 @@ def test_plan_lists_resources_with_their_key_properties_and_options(
 def test_plan_ends_with_the_monthly_cost_table(plan: subprocess.CompletedProcess[str]) -> None:
     lines = plan.stdout.splitlines()
     assert any(line.startswith("Monthly cost (USD") for line in lines)
-    assert lines[-1].split() == ["total", "0.18"]
+    assert lines[-1].split() == ["total", "12.95"]  # freeTier=none: the list price
+
+
+def test_plan_warns_that_no_one_hears_the_alarms_and_puts_the_budget_above_the_cost(
+    plan: subprocess.CompletedProcess[str],
+) -> None:
+    lines = plan.stdout.splitlines()
+    (alerts,) = [line for line in lines if "Alerts:" in line]
+    assert alerts.startswith("WARNING: Alerts: NO ONE: alertEmail is empty")
+    (budget,) = [line for line in lines if line.startswith("Budget:")]
+    assert budget == "Budget: 20.00 USD/month, above the list cost of 12.95"
 
 
 def test_plan_of_an_unknown_stack_exits_2_naming_it() -> None:

@@ -14,7 +14,7 @@ from tests.infra.helpers import ALARM, INSTANCE, env_values, user_data, written_
 
 OUTPUTS = {
     "url", "health_url", "metrics_url", "public_ip", "instance_id", "backup_bucket",
-    "alarm_topic_arn", "dashboard_url", "ssm_session_command", "monthly_cost_usd",
+    "alarm_topic_arn", "alerts", "dashboard_url", "ssm_session_command", "monthly_cost_usd",
     "cost_breakdown",
 }  # fmt: skip
 CONTRACT_METRICS = set(contract.CLOUDWATCH_METRICS)
@@ -111,7 +111,7 @@ def test_error_rate_alarm_is_metric_math_over_the_slo(dev_run: Run) -> None:
 
 def test_budget_and_alarms_may_publish_to_the_topic(dev_run: Run) -> None:
     (budget,) = dev_run.of_type("aws:budgets/budget:Budget")
-    assert budget.inputs["limitAmount"] == "5.00"
+    assert budget.inputs["limitAmount"] == "20.00"
     topic = dev_run.outputs["alarm_topic_arn"]
     for notification in budget.inputs["notifications"]:
         assert notification["subscriberSnsTopicArns"] == [topic]
@@ -128,6 +128,13 @@ def test_email_subscription_only_when_an_address_is_given(dev_run: Run, admin_ru
     assert dev_run.of_type(kind) == []
     (subscription,) = admin_run.of_type(kind)
     assert subscription.inputs["endpoint"] == "ops@example.com"
+
+
+def test_the_alerts_output_says_who_hears_the_alarms_or_that_no_one_does(
+    dev_run: Run, admin_run: Run
+) -> None:
+    assert dev_run.outputs["alerts"].startswith("NO ONE: alertEmail is empty")
+    assert admin_run.outputs["alerts"].startswith("ops@example.com")
 
 
 def test_dashboard_graphs_every_contract_metric(dev_run: Run) -> None:

@@ -1,12 +1,23 @@
-"""Health, liveness and readiness: the documented shape, and what each probe may touch."""
+"""Health, liveness and readiness: the documented shape, what each probe may touch, and a
+database file deleted, replaced or made read-only under the service."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from service import shutdown
 from service.store import StoreUnavailable
+from tests.service.conftest import Service
 
 
 def break_database(app: Flask) -> None:
@@ -74,3 +85,67 @@ def test_closing_the_store_logs_the_shutdown_events_in_order(app: Flask, capsys)
     shutdown.close(app)
     out = capsys.readouterr().out
     assert out.index('"server_closed"') < out.index('"database_closed"')
+
+
+def database_file(app: Flask) -> Path:
+    return Path(app.config["DATABASE"])
+
+
+def test_readiness_is_503_naming_why_when_the_database_file_is_deleted(app: Flask) -> None:
+    client = app.test_client()
+    assert client.get("/api/health/ready").status_code == 200  # the store has the file open
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database_file(app)}{suffix}").unlink(missing_ok=True)
+    response = client.get("/api/health/ready")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "unavailable"
+    assert "is missing (deleted)" in response.get_json()["reason"]
+    assert client.get("/api/health").status_code == 503  # the detailed check agrees
+
+
+def test_readiness_is_503_when_the_database_file_is_replaced(app: Flask, tmp_path: Path) -> None:
+    client = app.test_client()
+    assert client.get("/api/health/ready").status_code == 200
+    shutil.copy(database_file(app), tmp_path / "copy.db")
+    (tmp_path / "copy.db").replace(database_file(app))
+    response = client.get("/api/health/ready")
+    assert response.status_code == 503
+    assert "was replaced under the service" in response.get_json()["reason"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to a read-only file")
+def test_readiness_is_503_when_the_database_file_is_not_writable(app: Flask) -> None:
+    client = app.test_client()
+    assert client.get("/api/health/ready").status_code == 200
+    database_file(app).chmod(0o444)
+    try:
+        response = client.get("/api/health/ready")
+    finally:
+        database_file(app).chmod(0o644)
+    assert response.status_code == 503
+    assert "is not writable" in response.get_json()["reason"]
+
+
+def ready(service: Service) -> tuple[int, dict[str, object]]:
+    try:
+        with urllib.request.urlopen(f"{service.url}/api/health/ready", timeout=5) as response:  # noqa: S310
+            return int(response.status), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_gunicorn_workers_report_not_ready_once_the_database_file_is_deleted(
+    start_service: Callable[..., Service],
+) -> None:
+    service = start_service()
+    assert ready(service)[0] == 200
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{service.database}{suffix}").unlink(missing_ok=True)
+    answers: list[tuple[int, dict[str, object]]] = []
+    for _ in range(20):  # new connections land on every worker
+        answers.append(ready(service))
+    assert {status for status, _ in answers} == {503}
+    # A request thread's new connection recreates an empty file at the path, so a worker sees
+    # either no file or not its own; either way it is not ready.
+    reasons = {str(body["reason"]).rpartition("' ")[2] for _, body in answers}
+    assert reasons <= {"is missing (deleted)", "was replaced under the service"}, reasons
