@@ -43,7 +43,7 @@ fmt: venv
 serve: venv
 	@mkdir -p var
 	APP_DATABASE=var/onebox.db APP_ENV=development \
-	  $(VENV)/bin/gunicorn -c service/gunicorn.conf.py --bind $(HOST):$(PORT) service.wsgi:app
+	  $(VENV)/bin/gunicorn -c service/web/gunicorn.conf.py --bind $(HOST):$(PORT) service.web.wsgi:app
 
 # The whole box on 127.0.0.1, no AWS account: moto_server, restore, gunicorn, publisher, backups.
 # Backups run as often as onebox-backup.timer says; BACKUP_EVERY=<seconds> overrides it (drills).

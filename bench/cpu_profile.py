@@ -25,15 +25,15 @@ from bench.mix import USERS, pick
 
 # (label, file suffix, function name): the steps every request of the service goes through.
 STEPS = [
-    ("request id, timer (observe._start)", "service/observe.py", "_start"),
-    ("after request: total (observe._finish)", "service/observe.py", "_finish"),
-    ("  metrics: counter + histogram", "service/metrics.py", "observe"),
-    ("  activity: users seen", "service/activity.py", "seen"),
+    ("request id, timer (observe._start)", "service/web/observe.py", "_start"),
+    ("after request: total (observe._finish)", "service/web/observe.py", "_finish"),
+    ("  metrics: counter + histogram", "service/web/metrics.py", "observe"),
+    ("  activity: users seen", "service/web/activity.py", "seen"),
     ("  JSON log line", "service/logs.py", "log_request"),
-    ("CORS headers", "service/cors.py", "_add_headers"),
-    ("userId check", "service/users.py", "_check_user_id"),
-    ("write token check", "service/users.py", "_require_token"),
-    ("body validation", "service/users.py", "_body"),
+    ("CORS headers", "service/web/cors.py", "_add_headers"),
+    ("userId check", "service/web/users.py", "_check_user_id"),
+    ("write token check", "service/web/users.py", "_require_token"),
+    ("body validation", "service/web/users.py", "_body"),
     ("SQLite write (update_state)", "service/db.py", "update_state"),
     ("SQLite read (get_state)", "service/db.py", "get_state"),
     ("flask jsonify", "flask/json/__init__.py", "jsonify"),
@@ -84,7 +84,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="onebox-profile-") as tmp:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tmp  # before prometheus_client is imported
         from bench.bare_app import create_app as create_bare
-        from service import create_app
+        from service.web import create_app
 
         ours = create_app({"DATABASE": f"{tmp}/ours.db", "ENV": "test"}).test_client()
         bare = create_bare(f"{tmp}/bare.db").test_client()

@@ -1,6 +1,6 @@
 """Start the two contenders under gunicorn on 127.0.0.1, and read the CPU time they use.
 
-"ours" is the real service with service/gunicorn.conf.py; "bare" is bench/bare_app.py with the
+"ours" is the real service with service/web/gunicorn.conf.py; "bare" is bench/bare_app.py with the
 same worker settings (read from that file, not copied), so only the application differs.
 """
 
@@ -21,7 +21,7 @@ from localbox.processes import free_port, stop
 from localbox.units import ROOT
 
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
-CONF = ROOT / "service" / "gunicorn.conf.py"
+CONF = ROOT / "service" / "web" / "gunicorn.conf.py"
 WORKER_SETTINGS = ("workers", "worker_class", "threads", "keepalive", "timeout")
 
 
@@ -77,7 +77,7 @@ def _command(
             "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),
             "PYTHONUNBUFFERED": "1",  # as the unit runs it: log lines are written at once
         }
-        return [GUNICORN, "-c", str(CONF), *bind, *extra, "service.wsgi:app"], env
+        return [GUNICORN, "-c", str(CONF), *bind, *extra, "service.web.wsgi:app"], env
     s = worker_settings()
     flags = ["-w", str(s["workers"]), "-k", str(s["worker_class"]), "--threads", str(s["threads"])]
     flags += ["--keep-alive", str(s["keepalive"]), "-t", str(s["timeout"])]

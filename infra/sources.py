@@ -72,7 +72,7 @@ def _tar_info(name: str, size: int, executable: bool) -> tarfile.TarInfo:
 
 
 def build_release(root: Path = REPO_ROOT) -> BuiltRelease:
-    """The deterministic tar.gz of service/ (paths like service/wsgi.py) and its SHA-256."""
+    """The deterministic tar.gz of service/ (paths like service/web/wsgi.py) and its SHA-256."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for path in release_files(root):

@@ -1,55 +1,16 @@
-"""onebox service: per-user state behind a small, observable Flask app.
+"""onebox: the programs that run on the box, and the facts they share.
 
-`create_app` is the composition root: defaults -> APP_* environment -> test overrides.
+Programs (each a package; its systemd unit is in deploy/):
+    web/       the Flask app under gunicorn: user state, health, metrics, JSON logs
+    backup/    `python -m service.backup`: backups to S3, verify, restore, retention
+    publish/   `python -m service.publish`: CloudWatch metrics from the box, every minute
+    agent/     `python -m service.agent`: zero-downtime deploys and rollback
+
+Shared by them (and, for contract and config only, by the infrastructure):
+    contract.py  paths, unit names, S3 prefixes, the release pointer, metric names, alarm levels
+    config.py    the APP_* environment: every setting, its default, its parser
+    store.py     the user-state store interface; db.py is its SQLite implementation
+    logs.py      one JSON object per log line
+    aws.py       AWS clients with bounded retries and timeouts
+    summary.py   quantiles and rates from Prometheus samples (/api/metrics and the publisher)
 """
-
-from __future__ import annotations
-
-import os
-import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from flask import Flask
-
-
-def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app from the APP_* environment, then `overrides` (used by tests)."""
-    # Imported here, not at the top: `python -m service.backup` and `python -m service.publish`
-    # import this package too and must not load Flask (the publisher's budget is 50 MB RSS).
-    from flask import Flask
-
-    from service import config, cors, errors, health, logs, metrics, metrics_views, observe, users
-    from service.activity import ActivityTracker
-    from service.db import SqliteStore
-    from service.runtime import Runtime
-
-    settings = config.from_environ(os.environ)
-    settings.update(overrides or {})
-    app = Flask(__name__, static_folder=None)  # an API: no /static route to document
-    app.config.update(settings)
-    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
-    logs.configure()
-
-    store = SqliteStore(
-        settings["DATABASE"],
-        busy_timeout_ms=settings["DB_BUSY_TIMEOUT_MS"],
-        pragmas=settings.get("DATABASE_PRAGMAS"),
-    )
-    store.migrate()
-    app.extensions["onebox"] = Runtime(
-        config=app.config,  # one dict: views and hooks read what tests or the env set
-        store=store,
-        metrics=metrics.Metrics(slo_p95_seconds=settings["SLO_P95_MS"] / 1000),
-        activity=ActivityTracker(store),
-        started_at=float(os.environ.get("ONEBOX_STARTED_AT", time.time())),
-    )
-
-    errors.init_app(app)
-    observe.init_app(app)
-    cors.init_app(app)
-    app.register_blueprint(users.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(metrics_views.bp)
-    return app

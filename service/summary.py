@@ -15,8 +15,6 @@ from prometheus_client import Metric
 
 from service.contract import PROM_LATENCY, PROM_REQUESTS
 
-# Aliases for service/metrics.py, which registers its counter and histogram under these names.
-
 
 def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
     """The q-quantile of a cumulative histogram, interpolated as Prometheus does.

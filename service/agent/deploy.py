@@ -109,7 +109,7 @@ class Deployer:
             env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
             env["APP_DATABASE"] = str(Path(scratch) / "preflight.db")
             result = subprocess.run(
-                [sys.executable, "-c", "from service import create_app; create_app()"],
+                [sys.executable, "-c", "from service.web import create_app; create_app()"],
                 cwd=self.layout.path_of(version),
                 env=env,
                 capture_output=True,

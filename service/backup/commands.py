@@ -18,12 +18,9 @@ from typing import Any
 from service import contract, logs
 from service.backup import keys, restore, snapshot, state
 from service.backup import s3 as bucket_io
+from service.backup.guards import Refused, database_file, not_blank, same_database
 from service.backup.lock import exclusive
 from service.backup.s3 import VerifyError
-
-
-class Refused(Exception):
-    """The command will not do what was asked, for a reason it names (exit code 1)."""
 
 
 @dataclass(frozen=True)
@@ -51,14 +48,14 @@ def backup(cfg: Settings, now: datetime | None = None, host: str | None = None) 
     host = host or socket.gethostname()
     with exclusive(cfg.database.parent / ".backup.lock"), _workdir(cfg.database) as work:
         raw, packed = Path(work, "snapshot.sqlite"), Path(work, "snapshot.sqlite.gz")
-        identity = _same_database(cfg)
+        identity = same_database(cfg.database, cfg.state)
         snapshot.take(cfg.database, raw)
-        if _same_database(cfg) != identity:
+        if same_database(cfg.database, cfg.state) != identity:
             raise Refused(f"{str(cfg.database)!r} was replaced during the snapshot")
         rows = snapshot.inspect(raw)
         digest = snapshot.compress(raw, packed)
         stored = bucket_io.listing(s3, cfg.bucket, cfg.prefix)
-        _not_blank(s3, cfg, stored, rows)
+        not_blank(s3, cfg.bucket, cfg.database, stored, rows)
         key = _unchanged(s3, cfg.bucket, stored, digest)
         skipped = key is not None
         if key is None:
@@ -79,7 +76,7 @@ def backup(cfg: Settings, now: datetime | None = None, host: str | None = None) 
         "gzBytes": digest.gz_bytes,
         "rows": rows,
         "deleted": deleted,
-        **_database_file(cfg.database, identity),  # kept in the state: the next run compares
+        **database_file(cfg.database, identity),  # kept in the state: the next run compares
     }
     succeeded = time.time()
     if cfg.textfile:
@@ -96,48 +93,6 @@ def _write_metric(path: Path, succeeded: float) -> dict[str, str]:
     except OSError as exc:
         return {"textfileError": f"{path}: {exc}"}
     return {"textfile": str(path)}
-
-
-def _database_file(database: Path, identity: str) -> dict[str, str]:
-    return {"databasePath": str(database.resolve()), "databaseFile": identity}
-
-
-def _same_database(cfg: Settings) -> str:
-    """The database file's identity; refuse a file that is missing, or not the one last backed
-    up or restored here (deleted and recreated, or replaced, under the service)."""
-    if not cfg.database.is_file():
-        raise Refused(
-            f"database {str(cfg.database)!r} is missing (deleted under the service?); nothing is "
-            "uploaded. Stop onebox.service and restore the newest backup (restore --force)"
-        )
-    current = snapshot.file_identity(cfg.database)
-    record = state.read(cfg.state) or {}
-    known = record.get("databaseFile")
-    if record.get("databasePath") == str(cfg.database.resolve()) and known not in (None, current):
-        raise Refused(
-            f"database {str(cfg.database)!r} is not the file last backed up or restored "
-            f"(device:inode {known}, now {current}): it was replaced under the service. Restore "
-            f"the newest backup (restore --force), or delete {str(cfg.state)!r} to keep this file"
-        )
-    return current
-
-
-def _not_blank(
-    s3: Any, cfg: Settings, stored: list[bucket_io.StoredBackup], rows: dict[str, int]
-) -> None:
-    """Refuse to make an empty database the newest backup when the newest one holds rows."""
-    if sum(rows.values()) or not stored:
-        return
-    recorded = bucket_io.metadata(s3, cfg.bucket, stored[0].key).get("rows", "")
-    if any(count not in ("", "0") for count in _counts(recorded)):
-        raise Refused(
-            f"database {str(cfg.database)!r} is empty but the newest backup {stored[0].key} "
-            f"holds rows ({recorded}): not uploading it over them. Restore the newest backup"
-        )
-
-
-def _counts(recorded: str) -> list[str]:
-    return [item.partition("=")[2] for item in recorded.split(",") if item]
 
 
 def _unchanged(
@@ -262,7 +217,7 @@ def restore_database(
 
 
 def _remember(cfg: Settings) -> None:
-    """Record the restored file as the database the next backup expects (see _same_database).
+    """Record the restored file as the database the next backup expects (see guards.same_database).
 
     A record of another database (a drill restoring into a scratch file) is left alone.
     """
@@ -270,7 +225,7 @@ def _remember(cfg: Settings) -> None:
     if record.get("databasePath") not in (None, str(cfg.database.resolve())):
         return
     identity = snapshot.file_identity(cfg.database)
-    state.write(cfg.state, {**record, **_database_file(cfg.database, identity)})
+    state.write(cfg.state, {**record, **database_file(cfg.database, identity)})
 
 
 def verify(cfg: Settings, key: str | None = None) -> dict[str, Any]:

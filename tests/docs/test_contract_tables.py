@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 
 from infra import costs
-from service import create_app
 from service.contract import ALARMS, CLOUDWATCH_METRICS
+from service.web import create_app
 from tests.docs.documents import table_rows
 from tests.support import ROOT
 

@@ -101,7 +101,7 @@ def test_installer_unpacks_the_pointed_release_and_switches_current(
     current = _on(tmp_path, CURRENT)
     assert current.readlink() == _on(tmp_path, BOX_ROOT) / "releases" / release.sha256
     assert (current / "VERSION").read_text() == f"{release.sha256}\n"
-    assert (current / "service/wsgi.py").is_file()
+    assert (current / "service/web/wsgi.py").is_file()
     env_lines = _on(tmp_path, ENV_FILE).read_text().splitlines()
     assert [line for line in env_lines if line.startswith("APP_VERSION=")] == [
         f"APP_VERSION={release.sha256}"

@@ -64,7 +64,7 @@ def test_the_infra_imports_only_the_contract_and_the_config_of_the_service() -> 
         ("from service import contract, config", set()),
         ("from service.contract import ReleasePointer\nimport service.config", set()),
         ("import pulumi\nfrom infra import policies", set()),
-        ("from service import create_app", {"service.create_app"}),
+        ("from service.web import create_app", {"service.web"}),
         ("from service.backup import keys", {"service.backup"}),
         ("import service.summary", {"service.summary"}),
         ("import service", {"service"}),

@@ -29,7 +29,7 @@ def _names(archive: bytes) -> list[str]:
 def test_archive_holds_the_service_package_and_its_requirements() -> None:
     names = _names(sources.build_release().archive)
     assert "service/requirements.txt" in names
-    assert "service/wsgi.py" in names
+    assert "service/web/wsgi.py" in names
     assert "service/deploy/onebox.service" in names
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
 

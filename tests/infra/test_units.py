@@ -105,7 +105,7 @@ def test_web_service_runs_as_a_dedicated_user_with_no_capabilities() -> None:
 
 
 def test_stop_timeout_exceeds_gunicorns_graceful_timeout() -> None:
-    config = (ROOT / "service" / "gunicorn.conf.py").read_text()
+    config = (ROOT / "service" / "web" / "gunicorn.conf.py").read_text()
     found = re.search(r"^graceful_timeout\s*=\s*(\d+)", config, flags=re.MULTILINE)
     assert found, "graceful_timeout is not set in gunicorn.conf.py"
     (stop,) = unit_directives("onebox.service", "TimeoutStopSec")

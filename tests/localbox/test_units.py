@@ -43,7 +43,7 @@ def test_box_paths_move_under_the_local_state_folder(tmp_path: Path) -> None:
 def test_the_web_unit_command_is_gunicorn_with_the_service_config() -> None:
     (argv,) = read_unit(WEB_UNIT).commands("ExecStart")
     assert argv[0].endswith("/gunicorn")
-    assert argv[1:] == ["-c", "service/gunicorn.conf.py", "service.wsgi:app"]
+    assert argv[1:] == ["-c", "service/web/gunicorn.conf.py", "service.web.wsgi:app"]
 
 
 def test_env_files_are_read_as_systemd_reads_them(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from service import config, contract, create_app
+from service import config, contract
+from service.web import create_app
 from tests.support import ROOT, require_tool
 
 RULES_DIR = ROOT / "monitoring" / "prometheus"

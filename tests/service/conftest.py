@@ -19,7 +19,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service import create_app
+from service.web import create_app
 from tests.aws import aws_environment, moto_server
 from tests.support import (
     ROOT,

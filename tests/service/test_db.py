@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from service import create_app
 from service.db import MIGRATIONS, SqliteStore
 from service.store import StoreError
+from service.web import create_app
 
 
 def open_db(path: Path) -> sqlite3.Connection:

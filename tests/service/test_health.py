@@ -15,8 +15,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service import shutdown
 from service.store import StoreUnavailable
+from service.web import shutdown
 from tests.service.conftest import Service
 
 

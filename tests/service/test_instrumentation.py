@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from service import logs
 from service.contract import PROM_REQUESTS
-from service.metrics import Metrics
+from service.web.metrics import Metrics
 
 FIELDS: dict[str, Any] = {"requestId": "r-1", "method": "GET", "statusCode": 200, "userId": None}
 

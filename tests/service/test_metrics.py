@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.metrics import BASE_BUCKETS
 from service.store import StoreError
 from service.summary import histogram_quantile
+from service.web.metrics import BASE_BUCKETS
 from tests.support import ROOT
 
 
@@ -44,7 +44,7 @@ def test_buckets_resolve_a_millisecond_and_include_the_slo_threshold(app: Flask)
     samples = scrape(app.test_client())["onebox_http_request_duration_seconds"]
     bounds = {s.labels["le"] for s in samples if s.name.endswith("_bucket")}
     assert "1.0" in bounds  # the default 1000 ms p95 objective
-    from service import create_app
+    from service.web import create_app
 
     other = create_app({"DATABASE": app.config["DATABASE"], "SLO_P95_MS": 400})
     other.test_client().get("/api/health/live")
@@ -123,7 +123,8 @@ def test_a_failing_store_leaves_the_user_counts_out_but_both_endpoints_answer(ap
 
 def test_recording_metrics_needs_neither_flask_nor_the_app() -> None:
     # The instrumentation is imported by the app's runtime; it must not import the app back.
-    code = "import sys, service.metrics; print({'flask', 'service.runtime'} & set(sys.modules))"
+    loaded = "{'flask', 'service.web.runtime'} & set(sys.modules)"
+    code = f"import sys, service.web.metrics; print({loaded})"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )

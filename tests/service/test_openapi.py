@@ -1,4 +1,4 @@
-"""service/openapi.yaml and the running service agree.
+"""service/web/openapi.yaml and the running service agree.
 
 A property-based run (schemathesis) drives a live gunicorn, started exactly as
 service/deploy/onebox.service starts it, with valid and invalid requests generated from the
@@ -27,7 +27,7 @@ from schemathesis import Case, GenerationMode
 from tests.service.conftest import Service, launch
 from tests.support import ROOT
 
-SPEC = ROOT / "service" / "openapi.yaml"
+SPEC = ROOT / "service" / "web" / "openapi.yaml"
 SCHEMA = schemathesis.openapi.from_path(SPEC)
 # Per operation and mode: 14 runs x 60 examples take about 10 s on 2 cores.
 MAX_EXAMPLES = 60
@@ -150,5 +150,5 @@ def _app_operations(app: Flask) -> set[tuple[str, str]]:
 
 def test_every_route_the_app_registers_is_documented_and_nothing_else(app: Flask) -> None:
     documented, served = _document_operations(), _app_operations(app)
-    assert served - documented == set(), "routes missing from service/openapi.yaml"
-    assert documented - served == set(), "operations in service/openapi.yaml the app lacks"
+    assert served - documented == set(), "routes missing from service/web/openapi.yaml"
+    assert documented - served == set(), "operations in service/web/openapi.yaml the app lacks"

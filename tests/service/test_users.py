@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service import create_app
+from service.web import create_app
 
 
 def patch(client: FlaskClient, path: str, body: object, **headers: str) -> tuple[int, dict]:

@@ -23,7 +23,7 @@ _CACHES = shutil.ignore_patterns(*SKIPPED_PARTS)
 
 # Edits that make a release observably new code: /api/health gains a header.
 MARKED = {
-    "service/health.py": (
+    "service/web/health.py": (
         'response.headers["Cache-Control"] = "no-store"',
         'response.headers["Cache-Control"] = "no-store"\n'
         '    response.headers["X-Onebox-Release"] = "marked"',
@@ -31,7 +31,7 @@ MARKED = {
 }
 # Edits that make a release fail its own readiness check while serving everything else.
 UNREADY = {
-    "service/health.py": (
+    "service/web/health.py": (
         'return _reply(200, status="ready"',
         'return _reply(503, status="broken"',
     )

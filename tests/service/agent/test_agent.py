@@ -16,7 +16,7 @@ from tests.service.agent import releases
 from tests.service.agent.conftest import install
 
 Publish = Callable[..., str]
-BROKEN_IMPORT = {"service/health.py": ("import time\n", "import time\nimport no_such_module\n")}
+BROKEN_IMPORT = {"service/web/health.py": ("import time\n", "import time\nimport no_such_module\n")}
 NEW_PACKAGE = {"service/requirements.txt": ("boto3==", "requests==2.0.0\nboto3==")}
 
 

@@ -49,7 +49,7 @@ def test_the_service_archive_unpacks_into_a_release_directory(tmp_path: Path) ->
     archive = releases.write(tmp_path / "a.tar.gz", releases.build())
     extract(archive, tmp_path / "release")
     assert (tmp_path / "release" / "service" / "__init__.py").is_file()
-    assert (tmp_path / "release" / "service" / "gunicorn.conf.py").is_file()
+    assert (tmp_path / "release" / "service" / "web" / "gunicorn.conf.py").is_file()
     assert not list((tmp_path / "release").rglob("__pycache__"))
 
 

@@ -6,10 +6,13 @@ each other's objects.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sqlite3
 import subprocess
 import sys
 import uuid
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +73,42 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, in primary-key order."""
+    with closing(sqlite3.connect(path)) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        query = 'SELECT * FROM "{}" ORDER BY 1'
+        return {t: conn.execute(query.format(t)).fetchall() for t in tables}
+
+
+def rewrite(s3: Any, bucket: str, key: str, change: Any) -> None:
+    """Replace an object's bytes with change(bytes), keeping its metadata (a tamperer's move)."""
+    head = s3.head_object(Bucket=bucket, Key=key)
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    s3.put_object(Bucket=bucket, Key=key, Body=change(body), Metadata=head["Metadata"])
+
+
+@pytest.fixture
+def backed_up(settings: commands.Settings) -> str:
+    """The key of a backup of the 50-user database."""
+    key: str = commands.backup(settings)["key"]
+    return key
+
+
+def leftovers(directory: Path) -> list[str]:
+    """Temporary files a restore left behind."""
+    return [p.name for p in directory.iterdir() if p.name.startswith(".restore-")]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def other(tmp_path: Path) -> Path:
+    """A different, non-empty database that a bad restore must leave exactly as it is."""
+    path = tmp_path / "other" / "onebox.db"
+    fill(path, 3, start=900)
+    return path

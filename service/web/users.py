@@ -18,10 +18,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import BadRequest
 
-from service import runtime
-from service.errors import ApiError
 from service.logs import utc_timestamp
 from service.store import WRITABLE_FIELDS
+from service.web import runtime
+from service.web.errors import ApiError
 
 USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MAX_STRING = 256

@@ -1,7 +1,7 @@
 """gunicorn settings for the box (a t2.micro: 1 vCPU, 1 GiB) and the hooks that make shutdown
 graceful and metrics correct across workers.
 
-Run: gunicorn -c service/gunicorn.conf.py service.wsgi:app   (a --bind on the command line wins)
+Run: gunicorn -c service/web/gunicorn.conf.py service.web.wsgi:app  (a --bind wins)
 Under systemd the listening socket comes from onebox.socket and `bind` is not used.
 """
 
@@ -142,7 +142,7 @@ def limit_client_reads(listeners: list[Any], seconds: int) -> None:
 def when_ready(server: Any) -> None:
     """Master: bound client reads; log shutdown_initiated when a stop signal arrives."""
     from service.logs import configure
-    from service.shutdown import wrap_master_signal
+    from service.web.shutdown import wrap_master_signal
 
     configure()
     limit_client_reads(server.LISTENERS, CLIENT_READ_TIMEOUT)
@@ -154,7 +154,7 @@ def when_ready(server: Any) -> None:
 
 def post_worker_init(worker: Any) -> None:
     """Worker: SIGTERM turns readiness off at once, then gunicorn drains as usual."""
-    from service.shutdown import install_worker_handler
+    from service.web.shutdown import install_worker_handler
 
     install_worker_handler(worker.wsgi, lambda signum, frame: worker.handle_exit(signum, frame))
 
@@ -163,7 +163,7 @@ def worker_exit(server: Any, worker: Any) -> None:
     """Worker, after its last request: close the database and say so."""
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
-        from service.shutdown import close
+        from service.web.shutdown import close
 
         close(app)
 

@@ -1,6 +1,6 @@
 """The metrics endpoints: /metrics for Prometheus and /api/metrics as a JSON summary.
 
-Both read the request counters and histograms that `service.metrics` records, merged across
+Both read the request counters and histograms that `service.web.metrics` records, merged across
 gunicorn workers, so the two never disagree. The store-backed gauges (active users, the user
 limit, the running release) are computed at scrape time, so every worker gives the same answer.
 """
@@ -16,12 +16,13 @@ from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Metric, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from service import runtime, summary
-from service.activity import WINDOW_SECONDS
+from service import summary
 from service.logs import utc_timestamp
-from service.process import peak_rss_mb, rss_mb
-from service.runtime import Runtime
 from service.store import StoreError
+from service.web import runtime
+from service.web.activity import WINDOW_SECONDS
+from service.web.process import peak_rss_mb, rss_mb
+from service.web.runtime import Runtime
 
 bp = Blueprint("metrics", __name__)
 

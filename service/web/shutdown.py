@@ -17,8 +17,8 @@ from typing import Any
 
 from flask import Flask
 
-from service import runtime
 from service.logs import log_event
+from service.web import runtime
 
 SIGNAL_NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT", signal.SIGQUIT: "SIGQUIT"}
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from service.activity import ActivityTracker
-from service.metrics import Metrics
 from service.store import UserStateStore
+from service.web.activity import ActivityTracker
+from service.web.metrics import Metrics
 
 
 @dataclass

@@ -17,9 +17,9 @@ from typing import Any
 
 from flask import Flask, Request, Response, g, request
 
-from service import runtime
 from service.logs import log_request
-from service.metrics import UNMATCHED_ROUTE
+from service.web import runtime
+from service.web.metrics import UNMATCHED_ROUTE
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")

@@ -14,10 +14,10 @@ import time
 
 from flask import Blueprint, Response, jsonify
 
-from service import runtime
 from service.logs import utc_timestamp
-from service.process import format_duration, peak_rss_mb, rss_mb
 from service.store import StoreError
+from service.web import runtime
+from service.web.process import format_duration, peak_rss_mb, rss_mb
 
 bp = Blueprint("health", __name__, url_prefix="/api/health")
 

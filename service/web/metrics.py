@@ -5,7 +5,7 @@ any worker imports prometheus_client, so each worker writes its values to files 
 scrape merges them. Routes are labelled by template (`/api/users/<userId>/mute`), never by
 raw path, so a million users make one series, not a million.
 
-This module records; `service.metrics_views` serves /metrics and /api/metrics from it.
+This module records; `service.web.metrics_views` serves /metrics and /api/metrics from it.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-from service import runtime
+from service.web import runtime
 
 ALLOWED_HEADERS = "Content-Type, Authorization, X-Request-ID, traceparent"
 ALLOWED_METHODS = "GET, POST, PATCH, OPTIONS"

@@ -1,0 +1,56 @@
+"""The web service: per-user state behind a small, observable Flask app (gunicorn runs it).
+
+`create_app` is the composition root: defaults -> APP_* environment -> test overrides.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the APP_* environment, then `overrides` (used by tests)."""
+    # Imported here, not at the top: the gunicorn master imports this package's shutdown hooks
+    # and needs no Flask of its own.
+    from flask import Flask
+
+    from service import config, logs
+    from service.db import SqliteStore
+    from service.web import cors, errors, health, metrics, metrics_views, observe, users
+    from service.web.activity import ActivityTracker
+    from service.web.runtime import Runtime
+
+    settings = config.from_environ(os.environ)
+    settings.update(overrides or {})
+    app = Flask(__name__, static_folder=None)  # an API: no /static route to document
+    app.config.update(settings)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
+    logs.configure()
+
+    store = SqliteStore(
+        settings["DATABASE"],
+        busy_timeout_ms=settings["DB_BUSY_TIMEOUT_MS"],
+        pragmas=settings.get("DATABASE_PRAGMAS"),
+    )
+    store.migrate()
+    app.extensions["onebox"] = Runtime(
+        config=app.config,  # one dict: views and hooks read what tests or the env set
+        store=store,
+        metrics=metrics.Metrics(slo_p95_seconds=settings["SLO_P95_MS"] / 1000),
+        activity=ActivityTracker(store),
+        started_at=float(os.environ.get("ONEBOX_STARTED_AT", time.time())),
+    )
+
+    errors.init_app(app)
+    observe.init_app(app)
+    cors.init_app(app)
+    app.register_blueprint(users.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(metrics_views.bp)
+    return app
