@@ -26,6 +26,7 @@ from localbox.box import read_env_file
 from localbox.moto import moto_server
 from localbox.processes import free_port, stop
 from localbox.units import ROOT
+from service.contract import PUBLISH_UNIT, WEB_UNIT
 
 TMPFS_SIZE = "24m"
 BACKUP_EVERY = 3  # seconds: the box's 5-minute timer, sped up
@@ -51,7 +52,7 @@ class DrillBox:
     def database(self) -> Path:
         return self.state / "lib" / "onebox.db"
 
-    def pid(self, unit: str = "onebox.service") -> int:
+    def pid(self, unit: str = WEB_UNIT) -> int:
         """The running main process of `unit` (the local box rewrites it on every restart)."""
         return int((self.state / "run" / f"{unit}.pid").read_text())
 
@@ -171,7 +172,7 @@ def _start(state: Path, proxy: Proxy, mounted: bool, log: Path) -> DrillBox:
 def _stop(box: DrillBox) -> None:
     """SIGTERM, as Ctrl-C would: drain, final backup, endpoint down; killed if it hangs."""
     if stop(box.proc, grace=90) == -signal.SIGKILL:
-        for unit in ("onebox.service", "onebox-publish.service"):
+        for unit in (WEB_UNIT, PUBLISH_UNIT):
             _kill_orphan(box, unit)
 
 

@@ -17,6 +17,7 @@ from bench.drills.harness import DrillBox, wait_for
 from bench.drills.report import Result, lost_writes, seconds
 from bench.load import Load
 from localbox.units import ROOT
+from service.contract import PUBLISH_UNIT
 
 WAIT = 60.0
 
@@ -74,7 +75,7 @@ def disk_full(box: DrillBox) -> Result:
 
 def aws_outage(box: DrillBox) -> Result:
     """Cut S3 and CloudWatch: the service goes on, backups fail (exit 1), then catch up."""
-    publisher = box.pid("onebox-publish.service")
+    publisher = box.pid(PUBLISH_UNIT)
     with Load(box.port, "aws") as load:
         mark = box.log_mark()
         box.proxy.down()
@@ -87,7 +88,7 @@ def aws_outage(box: DrillBox) -> Result:
     tally = load.window(0)
     closed = wait_for(lambda: _breaker(box.log_since(back), "closed"), 75, 0.5)
     error = _first_event(box.log_since(mark), "backup_failed")
-    same = box.pid("onebox-publish.service") == publisher
+    same = box.pid(PUBLISH_UNIT) == publisher
     return Result(
         "aws-outage",
         "S3 and CloudWatch unreachable (endpoint cut), then back",

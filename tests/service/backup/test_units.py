@@ -20,12 +20,19 @@ import pytest
 from service import contract
 from service.backup import __main__ as backup_cli
 from service.backup import commands
+from service.contract import (
+    BACKUP_TIMER,
+    BACKUP_UNIT,
+    BOX_PYTHON,
+    DATA_UNIT,
+    PUBLISH_UNIT,
+    WEB_UNIT,
+)
 from tests.service.backup.conftest import fill
 from tests.support import DEPLOY, require_tool, unit_directives
 
-UNITS = ("onebox-data.service", "onebox-backup.service", "onebox-backup.timer")
-PUBLISHER = "onebox-publish.service"
-BOX_PYTHON = "/opt/onebox/venv/bin/python"
+UNITS = (DATA_UNIT, BACKUP_UNIT, BACKUP_TIMER)
+PUBLISHER = PUBLISH_UNIT
 
 
 def fake_root(tmp_path: Path) -> Path:
@@ -58,10 +65,10 @@ def test_systemd_analyze_verify_finds_nothing_to_say_about_our_units(tmp_path: P
 
 
 def test_the_data_unit_starts_before_and_stops_after_the_web_service() -> None:
-    assert "onebox.service" in unit_directives("onebox-data.service", "Before")[0].split()
-    assert unit_directives("onebox-data.service", "RequiredBy") == ["onebox.service"]
-    assert unit_directives("onebox-data.service", "RemainAfterExit") == ["yes"]
-    assert "network-online.target" in unit_directives("onebox-data.service", "After")[0]
+    assert WEB_UNIT in unit_directives(DATA_UNIT, "Before")[0].split()
+    assert unit_directives(DATA_UNIT, "RequiredBy") == [WEB_UNIT]
+    assert unit_directives(DATA_UNIT, "RemainAfterExit") == ["yes"]
+    assert "network-online.target" in unit_directives(DATA_UNIT, "After")[0]
 
 
 def test_the_timer_backs_up_every_contract_interval_and_catches_up_after_downtime() -> None:
@@ -69,16 +76,16 @@ def test_the_timer_backs_up_every_contract_interval_and_catches_up_after_downtim
     step = re.fullmatch(r"\*-\*-\* \*:00/(\d+):00", calendar)
     assert step, calendar  # every N minutes from the full hour
     assert int(step.group(1)) * 60 == contract.BACKUP_EVERY_SECONDS
-    assert unit_directives("onebox-backup.timer", "Persistent") == ["true"]
-    assert unit_directives("onebox-backup.service", "Requisite") == ["onebox-data.service"]
+    assert unit_directives(BACKUP_TIMER, "Persistent") == ["true"]
+    assert unit_directives(BACKUP_UNIT, "Requisite") == [DATA_UNIT]
 
 
 @pytest.mark.parametrize(
     ("unit", "key"),
     [
-        ("onebox-data.service", "ExecStart"),
-        ("onebox-data.service", "ExecStop"),
-        ("onebox-backup.service", "ExecStart"),
+        (DATA_UNIT, "ExecStart"),
+        (DATA_UNIT, "ExecStop"),
+        (BACKUP_UNIT, "ExecStart"),
     ],
 )
 def test_every_backup_command_in_a_unit_is_one_our_cli_accepts(unit: str, key: str) -> None:
@@ -125,9 +132,9 @@ def test_the_data_unit_restores_at_first_boot_and_backs_up_the_last_write_at_sto
     commands.backup(settings, now=datetime.now(UTC) - timedelta(minutes=5))
     box_db = tmp_path / "box" / "onebox.db"
     env = {**aws_env, "APP_DATABASE": str(box_db), "APP_BACKUP_BUCKET": settings.bucket}
-    started = run_unit_line("onebox-data.service", "ExecStart", env)
+    started = run_unit_line(DATA_UNIT, "ExecStart", env)
     fill(box_db, 1, start=4242)  # the last acknowledged write before shutdown
-    stopped = run_unit_line("onebox-data.service", "ExecStop", env)
+    stopped = run_unit_line(DATA_UNIT, "ExecStop", env)
     final = tmp_path / "final.db"
     commands.restore_database(replace(settings, database=final))
     assert started["event"] == "restore_done"
