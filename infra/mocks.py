@@ -26,6 +26,9 @@ PROJECT = "onebox"
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
 MOCK_AMI = "ami-0123456789abcdef0"
+MOCK_VPC = "vpc-0123456789abcdef0"
+# The default VPC's main route table and one more (a VPC may have several).
+MOCK_ROUTE_TABLES = ["rtb-0123456789abcdef0", "rtb-0fedcba9876543210"]
 
 
 def plain(value: Any) -> Any:
@@ -106,7 +109,15 @@ class OneboxMocks(pulumi.runtime.Mocks):
                 "insecureValue": MOCK_AMI, "withDecryption": True,
             },
             "aws:ec2/getVpc:getVpc": {
-                "id": "vpc-0123456789abcdef0", "cidrBlock": "172.31.0.0/16", "default": True,
+                "id": MOCK_VPC, "cidrBlock": "172.31.0.0/16", "default": True,
+            },
+            "aws:ec2/getRouteTables:getRouteTables": {
+                "id": self.region, "ids": MOCK_ROUTE_TABLES, "vpcId": args.args.get("vpcId"),
+            },
+            "aws:ec2/getVpcEndpointService:getVpcEndpointService": {
+                "id": "s3", "service": args.args.get("service"),
+                "serviceType": args.args.get("serviceType"),
+                "serviceName": f"com.amazonaws.{self.region}.{args.args.get('service')}",
             },
             "aws:index/getCallerIdentity:getCallerIdentity": {
                 "accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/plan",

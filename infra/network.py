@@ -1,4 +1,5 @@
-"""The network: the default VPC and the box's security group with one described rule each."""
+"""The network: the default VPC, an S3 gateway endpoint on its route tables, and the box's
+security group with one described rule each."""
 
 from __future__ import annotations
 
@@ -31,12 +32,15 @@ def _family(cidr: str) -> dict[str, str]:
 
 
 class Network(pulumi.ComponentResource):
-    """The default VPC and a security group: inbound HTTP (+ admin SSH), outbound HTTPS/DNS/NTP."""
+    """The default VPC, its S3 gateway endpoint and a security group: inbound HTTP (+ admin
+    SSH), outbound HTTPS/DNS/NTP."""
 
     vpc_id: pulumi.Output[str]
     """The default VPC's id."""
     security_group_id: pulumi.Output[str]
     """The box's security group."""
+    s3_endpoint_id: pulumi.Output[str]
+    """The S3 gateway endpoint: the box reaches S3 through it, public address or not."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("onebox:network:Network", name, None, opts)
@@ -53,7 +57,37 @@ class Network(pulumi.ComponentResource):
         self.security_group_id = group.id
         self._ingress(name, args, group)
         self._egress(name, args, group, vpc.cidr_block)
-        self.register_outputs({"vpc_id": self.vpc_id, "security_group_id": group.id})
+        self.s3_endpoint_id = self._s3_endpoint(name, args).id
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "security_group_id": group.id,
+                "s3_endpoint_id": self.s3_endpoint_id,
+            }
+        )
+
+    def _s3_endpoint(self, name: str, args: NetworkArgs) -> aws.ec2.VpcEndpoint:
+        """A gateway endpoint (free) on every route table of the default VPC.
+
+        On pause, destroy or replacement the Elastic IP goes before the instance stops; the
+        final backup then reaches S3 through this route instead of a public address. The
+        endpoint's default policy allows everything: it changes the path to S3, not what any
+        principal may do there (other instances of the default VPC keep their access).
+        """
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        s3 = aws.ec2.get_vpc_endpoint_service_output(
+            service="s3", service_type="Gateway", opts=invoke
+        )
+        tables = aws.ec2.get_route_tables_output(vpc_id=self.vpc_id, opts=invoke)
+        return aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=self.vpc_id,
+            service_name=s3.service_name,
+            vpc_endpoint_type="Gateway",
+            route_table_ids=tables.ids,
+            tags={**args.tags, "Name": f"{name}-s3"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _rule(self, kind: str, name: str, group: aws.ec2.SecurityGroup, **rule: Any) -> None:
         opts = pulumi.ResourceOptions(parent=self)

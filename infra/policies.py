@@ -42,13 +42,60 @@ def _bucket_read(bucket_arn: str, prefix: str, sid: str) -> list[dict[str, Any]]
     ]
 
 
+def stack_parameters(release_parameter_arn: str) -> str:
+    """The ARN pattern of every parameter beside the release pointer (`/onebox/<stack>/*`).
+
+    The pointer's ARN carries the real partition, region and account. Its parent path must not
+    be the root: `parameter/*` would be every parameter of the account.
+    """
+    head, sep, path = release_parameter_arn.partition(":parameter/")
+    parent = path.rpartition("/")[0]
+    if not sep or not parent:
+        raise ValueError(
+            f"release parameter ARN {release_parameter_arn!r} has no parent path to scope to"
+        )
+    return f"{head}:parameter/{parent}/*"
+
+
+# What the SSM Agent needs for Session Manager, as AWS documents it ("Create a custom IAM
+# instance profile for Session Manager" and "Reference: ec2messages, ssmmessages, and other API
+# operations" in the Systems Manager User Guide). None of these actions has a resource type,
+# so AWS's own policy gives them Resource "*". Everything else AmazonSSMManagedInstanceCore
+# grants (every ssm:GetParameter*, associations, inventory, patch baselines) is left out.
+SESSION_MANAGER_ACTIONS = (
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+)
+
+
+def session_manager_policy() -> Document:
+    """Session Manager on the box (replaces the managed AmazonSSMManagedInstanceCore)."""
+    return _document(
+        {
+            "Sid": "SessionManager",
+            "Effect": "Allow",
+            "Action": list(SESSION_MANAGER_ACTIONS),
+            "Resource": "*",
+        }
+    )
+
+
 def instance_policy(
     bucket_arn: str,
     release_parameter_arn: str,
     metrics_namespace: str,
     restore_bucket_arn: str | None = None,
 ) -> Document:
-    """What the box may do: its backups, its releases, its release pointer, its metrics."""
+    """What the box may do: its backups, its releases, its stack's parameters, its metrics."""
     statements = [
         *_bucket_read(bucket_arn, BACKUP_PREFIX, "Backups"),
         {
@@ -65,10 +112,12 @@ def instance_policy(
             "Resource": f"{bucket_arn}/{RELEASE_PREFIX}/*",
         },
         {
-            "Sid": "ReleasePointer",
+            # The release pointer, the settings and any later parameter of this stack; no
+            # other stack's, no other path's.
+            "Sid": "StackParameters",
             "Effect": "Allow",
             "Action": "ssm:GetParameter",
-            "Resource": release_parameter_arn,
+            "Resource": stack_parameters(release_parameter_arn),
         },
         {
             "Sid": "Metrics",

@@ -13,7 +13,6 @@ from infra import policies
 from infra.config import AL2023_AMI_PARAMETER
 
 ROOT_VOLUME_GB = 8
-SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 
 
 @dataclass(frozen=True)
@@ -75,8 +74,13 @@ class Server(pulumi.ComponentResource):
         )
         grants: list[pulumi.Resource] = [
             aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=document, opts=child),
-            aws.iam.RolePolicyAttachment(
-                f"{name}-ssm-core", role=role.name, policy_arn=SSM_CORE_POLICY, opts=child
+            # Inline, instead of the managed AmazonSSMManagedInstanceCore: that one also reads
+            # every SSM parameter of the account.
+            aws.iam.RolePolicy(
+                f"{name}-session-manager",
+                role=role.id,
+                policy=json.dumps(policies.session_manager_policy()),
+                opts=child,
             ),
         ]
         profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
@@ -100,9 +104,10 @@ class Server(pulumi.ComponentResource):
         options = pulumi.ResourceOptions(
             parent=self,
             # Pulumi deletes a resource as soon as nothing depends on it: without these, a
-            # pause or destroy would revoke the box's S3 grant (and egress) before terminating
-            # it, and its final backup would be refused. Depending on them also means the
-            # first boot never races the policy.
+            # pause or destroy would revoke the box's S3 grant, egress or S3 endpoint (the
+            # network's; its only way to S3 once the Elastic IP is gone) before terminating
+            # it, and its final backup would fail. Depending on them also means the first
+            # boot never races the policy.
             depends_on=[*args.boot_after, *grants],
             # delete_before_replace: the old box's shutdown runs its final backup, then the
             # new box's first boot restores that newest backup. Create-before-delete would boot

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from service.contract import BACKUP_PREFIX, BOX_ROOT, WEB_UNIT, metrics_namespace
+from service.contract import BACKUP_PREFIX, BOX_ROOT, metrics_namespace
 
 ENVIRONMENTS = ("production", "development", "test")
 
@@ -255,9 +255,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "APP_AGENT_RELOAD_COMMAND",
         "AGENT_RELOAD_COMMAND",
-        f"systemctl reload {WEB_UNIT}",
+        "touch /run/onebox-agent/reload",
         _command,
-        "the deploy agent's graceful reload of the web service (HUP to gunicorn)",
+        "how the deploy agent asks for a graceful reload of the web service "
+        "(onebox-reload.path turns the touch into a HUP to gunicorn)",
     ),
     Setting(
         "APP_AGENT_CHECK_SECONDS",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.mocks import Run
+from infra.mocks import MOCK_ROUTE_TABLES, MOCK_VPC, Run
 from tests.infra.conftest import PINNED_AMI
 from tests.infra.helpers import INSTANCE, instance_inputs
 
@@ -69,11 +69,55 @@ def test_the_box_is_terminated_before_its_grants_and_egress_go_so_its_final_back
     (instance,) = dev_run.of_type(INSTANCE)
     depends = instance.options["depends_on"]
     assert any(urn.endswith("::onebox-policy") for urn in depends)  # s3:PutObject on backups/
-    assert any(urn.endswith("::onebox-ssm-core") for urn in depends)
+    assert any(urn.endswith("::onebox-session-manager") for urn in depends)
     egress = dev_run.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
     assert egress
     for rule in egress:  # HTTPS to S3 among them
         assert any(urn.endswith(f"::{rule.name}") for urn in depends)
+
+
+ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+
+
+def test_the_box_reaches_s3_through_a_gateway_endpoint_on_every_default_vpc_route_table(
+    dev_run: Run,
+) -> None:
+    (endpoint,) = dev_run.of_type(ENDPOINT)
+    assert endpoint.inputs["vpcEndpointType"] == "Gateway"  # free, unlike an interface endpoint
+    assert endpoint.inputs["serviceName"] == "com.amazonaws.us-east-1.s3"
+    assert endpoint.inputs["vpcId"] == MOCK_VPC
+    assert endpoint.inputs["routeTableIds"] == MOCK_ROUTE_TABLES
+    # No endpoint policy: the default allows all, so the path to S3 changes and nothing else.
+    assert "policy" not in endpoint.inputs
+
+
+def test_the_box_is_terminated_before_the_s3_endpoint_goes_so_its_final_backup_lands(
+    dev_run: Run,
+) -> None:
+    # Pulumi deletes dependents first: the instance (whose shutdown takes the final backup)
+    # is gone before the endpoint it depends on is removed.
+    (instance,) = dev_run.of_type(INSTANCE)
+    (endpoint,) = dev_run.of_type(ENDPOINT)
+    assert any(urn.endswith(f"::{endpoint.name}") for urn in instance.options["depends_on"])
+
+
+def test_the_final_backup_does_not_need_the_elastic_ip(dev_run: Run) -> None:
+    # The association depends on the instance, so destroy and replacement remove it first;
+    # the box must not depend on the address (or its association) for its way to S3.
+    (instance,) = dev_run.of_type(INSTANCE)
+    (association,) = dev_run.of_type("aws:ec2/eipAssociation:EipAssociation")
+    assert any(urn.endswith(f"::{instance.name}") for urn in association.options["depends_on"])
+    for urn in instance.options["depends_on"]:
+        assert "aws:ec2/eip" not in urn, urn
+
+
+def test_a_paused_stack_keeps_the_s3_endpoint_so_the_last_box_could_back_up(
+    paused_run: Run,
+) -> None:
+    # running=false removes the instance; the endpoint stays (it is free) until destroy.
+    assert not paused_run.of_type(INSTANCE)
+    (endpoint,) = paused_run.of_type(ENDPOINT)
+    assert endpoint.options["retain_on_delete"] is False
 
 
 def test_children_are_parented_and_named_after_their_component(dev_run: Run) -> None:

@@ -43,7 +43,6 @@ def test_paused_stack_has_no_instance_no_address_and_keeps_the_rest(
     running_types = {resource.type for resource in dev_run.resources}
     assert running_types - paused_types == gone | {
         ALARM, "onebox:server:Server", "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy",
-        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
         "aws:iam/instanceProfile:InstanceProfile",
     }  # fmt: skip
     assert paused_run.outputs["url"] is None

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Any
 
 import pytest
 
-from infra import config
-from infra.mocks import Run
+from infra import config, policies
+from infra.mocks import ACCOUNT, Run
 from service import contract
 from tests.infra.conftest import ADMIN_CIDR
 from tests.infra.helpers import (
@@ -26,6 +27,41 @@ from tests.infra.helpers import (
 
 WORLD = {"0.0.0.0/0", "::/0"}
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+PARAMETER_READS = (
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:GetParametersByPath",
+    "ssm:GetParameterHistory",
+)
+
+
+def _role_statements(run: Run) -> list[dict[str, Any]]:
+    """Every statement of every inline policy on the box's role."""
+    return [s for policy in run.of_type(ROLE_POLICY) for s in statements(run, policy.name)]
+
+
+def _iam_match(pattern: str, value: str, ignore_case: bool = False) -> bool:
+    """IAM's wildcard match: `*` any run of characters, `?` one. IAM matches each ARN segment
+    on its own; letting `*` cross `:` here errs on the side of finding a grant."""
+    regex = "".join(
+        ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
+    )
+    return re.fullmatch(regex, value, flags=re.IGNORECASE if ignore_case else 0) is not None
+
+
+def _allows(run: Run, action: str, resource: str) -> bool:
+    """Whether an Allow statement of the role names this action on this resource."""
+    return any(
+        statement["Effect"] == "Allow"
+        and any(_iam_match(a, action, ignore_case=True) for a in as_list(statement["Action"]))
+        and any(_iam_match(r, resource) for r in as_list(statement["Resource"]))
+        for statement in _role_statements(run)
+    )
+
+
+def _parameter(name: str, region: str = "us-east-1", account: str = ACCOUNT) -> str:
+    return f"arn:aws:ssm:{region}:{account}:parameter{name}"
 
 
 def _cidr(rule_inputs: dict[str, object]) -> str:
@@ -168,19 +204,40 @@ def test_ckv_aws_60_only_ec2_may_assume_the_instance_role(dev_run: Run) -> None:
     assert statement["Action"] == "sts:AssumeRole"
 
 
-def test_ckv_aws_62_63_no_wildcard_actions_in_the_instance_policy(admin_run: Run) -> None:
-    for statement in statements(admin_run, "onebox-policy"):
+def test_ckv_aws_62_63_no_wildcard_actions_in_the_role_policies(admin_run: Run) -> None:
+    assert {policy.name for policy in admin_run.of_type(ROLE_POLICY)} >= {
+        "onebox-policy",
+        "onebox-session-manager",
+    }
+    for statement in _role_statements(admin_run):
         for action in as_list(statement["Action"]):
             assert "*" not in action, statement
 
 
 def test_ckv_aws_290_355_wildcard_resource_only_where_aws_allows_no_scoping(admin_run: Run) -> None:
-    for statement in statements(admin_run, "onebox-policy"):
-        if "*" in as_list(statement["Resource"]):
-            assert statement["Action"] == "cloudwatch:PutMetricData"
-            assert statement["Condition"] == {
-                "StringEquals": {"cloudwatch:namespace": contract.metrics_namespace("dev")}
-            }
+    for statement in _role_statements(admin_run):
+        if "*" not in as_list(statement["Resource"]):
+            continue
+        if statement["Sid"] == "SessionManager":  # these actions have no resource type
+            assert set(as_list(statement["Action"])) <= set(policies.SESSION_MANAGER_ACTIONS)
+            continue
+        assert statement["Action"] == "cloudwatch:PutMetricData"
+        assert statement["Condition"] == {
+            "StringEquals": {"cloudwatch:namespace": contract.metrics_namespace("dev")}
+        }
+
+
+def test_session_manager_gets_only_the_actions_aws_documents_for_its_agent(dev_run: Run) -> None:
+    (statement,) = statements(dev_run, "onebox-session-manager")
+    actions = as_list(statement["Action"])
+    assert actions == list(policies.SESSION_MANAGER_ACTIONS)
+    assert {action.split(":")[0] for action in actions} == {"ssm", "ssmmessages", "ec2messages"}
+    assert [a for a in actions if a.startswith("ssm:")] == ["ssm:UpdateInstanceInformation"]
+
+
+def test_no_aws_managed_policy_is_attached_to_the_role(dev_run: Run) -> None:
+    # AmazonSSMManagedInstanceCore would grant ssm:GetParameter(s) on every parameter.
+    assert not dev_run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
 
 
 def test_ckv_aws_290_writes_are_limited_to_the_backups_prefix(admin_run: Run) -> None:
@@ -194,10 +251,9 @@ def test_ckv_aws_290_writes_are_limited_to_the_backups_prefix(admin_run: Run) ->
 
 def test_release_pointer_and_releases_are_readable_and_nothing_more(dev_run: Run) -> None:
     by_sid = {statement["Sid"]: statement for statement in statements(dev_run, "onebox-policy")}
-    assert by_sid["ReleasePointer"]["Action"] == "ssm:GetParameter"
-    assert by_sid["ReleasePointer"]["Resource"].endswith(
-        f":parameter{contract.release_parameter('dev')}"
-    )
+    assert by_sid["StackParameters"]["Action"] == "ssm:GetParameter"
+    assert by_sid["StackParameters"]["Resource"] == _parameter("/onebox/dev/*")
+    assert _allows(dev_run, "ssm:GetParameter", _parameter(contract.release_parameter("dev")))
     assert by_sid["ReleasesRead"]["Action"] == "s3:GetObject"
     assert by_sid["ReleasesRead"]["Resource"].endswith(f"/{contract.RELEASE_PREFIX}/*")
 
@@ -213,10 +269,38 @@ def test_restore_bucket_is_readable_only_under_backups(admin_run: Run) -> None:
     ]
 
 
+@pytest.mark.parametrize("name", ["/onebox/dev/release", "/onebox/dev/settings", "/onebox/dev/x/y"])
+def test_the_boxs_role_reads_its_own_stacks_parameters(admin_run: Run, name: str) -> None:
+    assert _allows(admin_run, "ssm:GetParameter", _parameter(name))
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        _parameter("/onebox/prod/release"),  # another stack
+        _parameter("/onebox/dev2/release"),  # a stack whose name starts like this one's
+        _parameter("/onebox/dev"),  # the path itself is no parameter of the stack
+        _parameter("/other/database-password"),  # another path
+        _parameter("/aws/service/ami-amazon-linux-latest/x"),  # AWS's public parameters
+        _parameter("/onebox/dev/release", region="eu-west-1"),  # another region
+        _parameter("/onebox/dev/release", account="210987654321"),  # another account
+    ],
+)
+def test_the_boxs_role_cannot_read_other_parameters(admin_run: Run, arn: str) -> None:
+    for action in PARAMETER_READS:
+        assert not _allows(admin_run, action, arn), (action, arn)
+
+
+def test_the_boxs_role_reads_parameters_one_by_one_only(admin_run: Run) -> None:
+    own = _parameter("/onebox/dev/release")
+    for action in PARAMETER_READS[1:]:
+        assert not _allows(admin_run, action, own), action
+
+
 def test_ckv2_aws_41_instance_has_an_instance_profile(dev_run: Run) -> None:
     assert instance_inputs(dev_run)["iamInstanceProfile"]
-    (attachment,) = dev_run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-    assert attachment.inputs["policyArn"].endswith(":policy/AmazonSSMManagedInstanceCore")
+    profile = dev_run.named("onebox-profile")
+    assert profile.inputs["role"] == "onebox-role"
 
 
 SECRET_PATTERNS = [

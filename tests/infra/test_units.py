@@ -1,4 +1,5 @@
-"""Every unit in service/deploy/ passes `systemd-analyze verify`; the web unit is hardened.
+"""Every unit in service/deploy/ passes `systemd-analyze verify`; the web and agent units are
+hardened, and nothing that runs as root reads what the agent may write.
 
 verify checks that ExecStart= binaries exist, which they do only on the box; so the units are
 verified inside a throwaway root (`--root=`) holding the host's own system units (targets),
@@ -10,21 +11,27 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import pytest
 
 from infra import userdata
+from service import config
+from service.contract import BOX_ROOT, ENV_FILE, WEB_UNIT
 from tests.support import DEPLOY, ROOT, require_tool, unit_directives
 
-UNIT_SUFFIXES = (".service", ".timer", ".socket")
+UNIT_SUFFIXES = (".service", ".timer", ".socket", ".path")
 # The host's own units (targets the deploy units name); /lib on systems without merged /usr.
 HOST_UNITS = next(
     (p for p in (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system")) if p.is_dir()),
     Path("/usr/lib/systemd/system"),
 )
 MAX_EXPOSURE = 1.5
+MAX_AGENT_EXPOSURE = 2.0
 UNITS = sorted(p.name for p in DEPLOY.iterdir() if p.name.endswith(UNIT_SUFFIXES))
+# The root helpers the agent triggers through a file in its runtime directory.
+HELPERS = ("onebox-reload", "onebox-restart")
 
 
 def _exec_paths(unit: Path) -> set[str]:
@@ -47,7 +54,7 @@ def box_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(HOST_UNITS, root / "usr/lib/systemd/system", symlinks=True)
     units = root / "etc/systemd/system"
     units.mkdir(parents=True)
-    for path in sorted(DEPLOY.iterdir()):
+    for path in sorted(p for p in DEPLOY.iterdir() if p.is_file()):  # not install.d/
         shutil.copy(path, units / path.name)
         for program in _exec_paths(path):
             stub = root / program.lstrip("/")
@@ -66,7 +73,7 @@ def _verify(root: Path, unit: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_there_are_units_to_verify() -> None:
-    assert {"onebox.service", "onebox.socket"} <= set(UNITS)
+    assert {"onebox.service", "onebox.socket", "onebox-reload.path"} <= set(UNITS)
 
 
 @pytest.mark.parametrize("unit", UNITS)
@@ -110,3 +117,61 @@ def test_stop_timeout_exceeds_gunicorns_graceful_timeout() -> None:
     assert found, "graceful_timeout is not set in gunicorn.conf.py"
     (stop,) = unit_directives("onebox.service", "TimeoutStopSec")
     assert int(stop) > int(found.group(1))
+
+
+def test_the_web_service_cannot_reach_the_instance_metadata_service() -> None:
+    # The role's credentials come from there; the publisher (instance id) and the AWS clients
+    # of the backup and agent units still need it, the web service never does.
+    imds = urlsplit(config.defaults()["IMDS_URL"]).hostname
+    (deny,) = unit_directives("onebox.service", "IPAddressDeny")
+    assert imds in deny.split()
+    for unit in ("onebox-publish.service", "onebox-backup.service", "onebox-agent.service"):
+        assert not unit_directives(unit, "IPAddressDeny"), unit
+
+
+def test_the_agent_unit_scores_at_most_2_0_exposure() -> None:
+    assert _exposure("onebox-agent.service") <= MAX_AGENT_EXPOSURE
+
+
+def test_the_agent_runs_as_its_own_user_with_no_capabilities() -> None:
+    assert unit_directives("onebox-agent.service", "User") == ["onebox-agent"]
+    assert unit_directives("onebox-agent.service", "CapabilityBoundingSet") == [""]
+    assert unit_directives("onebox-agent.service", "NoNewPrivileges") == ["yes"]
+    (paths,) = unit_directives("onebox-agent.service", "ReadWritePaths")
+    assert paths.split() == [BOX_ROOT, str(PurePosixPath(ENV_FILE).parent)]
+
+
+@pytest.mark.parametrize("helper", HELPERS)
+def test_each_root_helper_runs_one_fixed_systemctl_command_on_a_file_the_agent_touches(
+    helper: str,
+) -> None:
+    (watched,) = unit_directives(f"{helper}.path", "PathModified")
+    (runtime,) = unit_directives("onebox-agent.service", "RuntimeDirectory")
+    assert PurePosixPath(watched).parent == PurePosixPath("/run") / runtime
+    assert unit_directives("onebox-agent.service", "RuntimeDirectoryPreserve") == ["yes"]
+    assert unit_directives(f"{helper}.path", "Unit") == [f"{helper}.service"]
+    (command,) = unit_directives(f"{helper}.service", "ExecStart")
+    program, verb, *targets = command.split()
+    assert (program, verb) in {
+        ("/usr/bin/systemctl", "reload"),
+        ("/usr/bin/systemctl", "try-restart"),
+    }
+    assert WEB_UNIT in targets and all(target.startswith("onebox") for target in targets)
+    for key in ("EnvironmentFile", "Environment", "ExecStartPre", "ExecStartPost"):
+        assert not unit_directives(f"{helper}.service", key), (helper, key)
+    assert _exposure(f"{helper}.service") <= MAX_EXPOSURE
+
+
+def test_the_agents_default_reload_touches_the_file_onebox_reload_path_watches() -> None:
+    (watched,) = unit_directives("onebox-reload.path", "PathModified")
+    assert config.defaults()["AGENT_RELOAD_COMMAND"] == ("touch", watched)
+    (command,) = unit_directives("onebox-reload.service", "ExecStart")
+    assert command == f"/usr/bin/systemctl reload {WEB_UNIT}"
+
+
+@pytest.mark.parametrize("unit", [u for u in UNITS if u.endswith(".service")])
+def test_no_unit_that_runs_as_root_reads_the_env_file_the_agent_may_write(unit: str) -> None:
+    # The agent owns /etc/onebox/onebox.env (it rewrites the settings): in a root process a
+    # variable such as LD_PRELOAD or PYTHONPATH from it would be the agent's way to root.
+    if unit_directives(unit, "User") in ([], ["root"]):
+        assert not unit_directives(unit, "EnvironmentFile"), unit

@@ -32,7 +32,10 @@ def test_the_agent_unit_runs_the_agent_module_from_the_current_release() -> None
     env = unit_environment(AGENT_UNIT)
     settings = AgentSettings.from_config(config.from_environ({**env, **REQUIRED}))
     assert str(settings.root) == BOX_ROOT
-    assert settings.reload_command == ("systemctl", "reload", WEB_UNIT)
+    # Not root: it asks for the reload through the file onebox-reload.path watches.
+    assert unit_directives(AGENT_UNIT, "User") == ["onebox-agent"]
+    (watched,) = unit_directives("onebox-reload.path", "PathModified")
+    assert settings.reload_command == ("touch", watched)
 
 
 def test_the_timer_fires_every_minute_and_catches_up_after_downtime() -> None:
