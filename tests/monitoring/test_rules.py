@@ -163,3 +163,10 @@ def test_every_window_records_the_5xx_ratio_of_the_same_window() -> None:
     for name, expr in recorded().items():
         window = name.rsplit("ratio_rate", 1)[1]
         assert re.findall(r"\[(\w+)\]", expr) == [window] * 3, name
+
+
+def test_the_example_scrapes_node_exporter_reading_the_contracts_textfile_directory() -> None:
+    text = (RULES_DIR / "prometheus.example.yml").read_text()
+    assert f"--collector.textfile.directory={contract.BACKUP_TEXTFILE_DIR}\n" in text
+    example = yaml.safe_load(text)
+    assert {job["job_name"] for job in example["scrape_configs"]} == {contract.PROM_JOB, "node"}
