@@ -4,12 +4,14 @@ Every query is plain PromQL over the series the service and node_exporter serve 
 variables inside them, so promtool can check each one); names, the objectives and the
 textfile metric come from service.contract and service.config. Regenerate after a change:
 
-    .venv/bin/python -m monitoring.grafana.dashboard
+    .venv/bin/python -m monitoring.grafana.dashboard          # writes onebox.json
+    .venv/bin/python -m monitoring.grafana.dashboard --check  # exit 1 if it is out of date
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +19,7 @@ from typing import Any, Literal
 from service import config, contract
 
 OUTPUT = Path(__file__).with_name("onebox.json")
+COMMAND = "python -m monitoring.grafana.dashboard"
 UID = "onebox"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 REQUESTS = f'{contract.PROM_REQUESTS}_total{{job="{contract.PROM_JOB}"}}'
@@ -220,9 +223,18 @@ def render() -> str:
     return json.dumps(dashboard(), indent=2, sort_keys=True) + "\n"
 
 
-def main() -> None:
+def main(argv: list[str]) -> int:
+    """Write onebox.json; with `--check`, only say whether it is up to date (exit 1 if not)."""
+    if argv == ["--check"]:
+        if OUTPUT.read_text() == render():
+            return 0
+        print(f"{OUTPUT.name} is out of date: run {COMMAND}")
+        return 1
+    if argv:
+        raise SystemExit(f"usage: {COMMAND} [--check] (not {' '.join(argv)!r})")
     OUTPUT.write_text(render())
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

@@ -113,6 +113,19 @@ def test_the_checked_in_dashboard_is_what_the_builder_makes() -> None:
     )
 
 
+def test_check_says_whether_the_file_is_up_to_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(dashboard, "OUTPUT", tmp_path / "onebox.json")
+    assert dashboard.main([]) == 0
+    assert dashboard.main(["--check"]) == 0
+    (tmp_path / "onebox.json").write_text("{}\n")
+    assert dashboard.main(["--check"]) == 1
+    assert "onebox.json is out of date" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="usage:"):
+        dashboard.main(["--force"])
+
+
 def test_the_dashboard_has_the_shape_grafana_imports() -> None:
     jsonschema.validate(checked_in(), SCHEMA)
     panels = checked_in()["panels"]
