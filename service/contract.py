@@ -162,6 +162,7 @@ class Alarm:
     priority: Priority
     severity: Severity
     prometheus: tuple[str, ...] = ()  # the Prometheus alerts that mirror it
+    cloudwatch: bool = True  # False: Prometheus alerts only, no CloudWatch alarm (yet)
 
 
 ALARMS: tuple[Alarm, ...] = (
@@ -175,8 +176,39 @@ ALARMS: tuple[Alarm, ...] = (
     Alarm("cpu-high", "P3", "warning", ("OneboxHighCpu",)),
     Alarm("cpu-credits-low", "P3", "warning"),
     Alarm("memory-used", "P3", "warning"),
+    # The error budget burns too fast: paged like `error-rate`, whose budget it spends.
+    Alarm(
+        "slo-burn",
+        "P2",
+        "critical",
+        ("OneboxErrorBudgetFastBurn", "OneboxErrorBudgetSlowBurn"),
+        cloudwatch=False,
+    ),
 )
 ALARMS_BY_KEY = {alarm.key: alarm for alarm in ALARMS}
 
 # -- more of the box's paths ---------------------------------------------------------------------
 RUNTIME_DIR = "/run/onebox"  # RuntimeDirectory=onebox: gunicorn's control socket, metrics files
+
+# -- service level objectives --------------------------------------------------------------------
+SLO_AVAILABILITY_PCT = 99.5  # of requests answered without a 5xx, over the window below
+SLO_WINDOW_DAYS = 30  # the error budget's window: 0.5 % of 30 days of requests
+CLOUDWATCH_ALARM_KEYS = frozenset(alarm.key for alarm in ALARMS if alarm.cloudwatch)
+
+
+@dataclass(frozen=True)
+class BurnWindow:
+    """A multi-window burn-rate alert: it fires while the error budget burns `burn` times faster
+    than the objective allows over both `long` and `short` (the short window makes it stop soon
+    after the burn stops). A burn of 14.4 spends 2 % of a 30-day budget in one hour."""
+
+    alert: str
+    long: str  # PromQL durations
+    short: str
+    burn: float
+
+
+BURN_WINDOWS: tuple[BurnWindow, ...] = (
+    BurnWindow("OneboxErrorBudgetFastBurn", "1h", "5m", 14.4),
+    BurnWindow("OneboxErrorBudgetSlowBurn", "6h", "30m", 6),
+)

@@ -39,15 +39,23 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def alerts() -> dict[str, dict[str, Any]]:
+def rules() -> list[dict[str, Any]]:
     groups = yaml.safe_load(RULES.read_text())["groups"]
-    return {rule["alert"]: rule for group in groups for rule in group["rules"]}
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def alerts() -> dict[str, dict[str, Any]]:
+    return {rule["alert"]: rule for rule in rules() if "alert" in rule}
+
+
+def recorded() -> dict[str, str]:
+    return {rule["record"]: rule["expr"] for rule in rules() if "record" in rule}
 
 
 def test_promtool_accepts_the_rules() -> None:
     result = promtool("check", "rules", RULES.name)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"SUCCESS: {len(alerts())} rules found" in result.stdout
+    assert f"SUCCESS: {len(rules())} rules found" in result.stdout
 
 
 def test_the_rules_pass_their_promtool_unit_tests() -> None:
@@ -122,7 +130,43 @@ def test_the_rules_read_only_metrics_the_service_serves_or_the_node_provides(
         sample.name for family in text_string_to_metric_families(text) for sample in family.samples
     }
     used = set()
-    for rule in alerts().values():
-        used |= set(re.findall(r"\b((?:onebox|node)_[a-z_]+)\b", rule["expr"]))
+    for rule in rules():
+        used |= set(re.findall(r"(?<![:\w])((?:onebox|node)_[a-z_]+)\b", rule["expr"]))
     assert used - FROM_THE_NODE <= served, sorted(used - FROM_THE_NODE - served)
     assert {"onebox_http_requests_total", "onebox_http_request_duration_seconds_bucket"} <= used
+
+
+def test_the_burn_rate_alerts_are_the_contracts_windows_over_the_availability_objective() -> None:
+    rules = alerts()
+    for window in contract.BURN_WINDOWS:
+        expr = " ".join(rules[window.alert]["expr"].split())
+        ratio = "instance:onebox_http_errors:ratio_rate"
+        objective = f"{window.burn:g} * (1 - {contract.SLO_AVAILABILITY_PCT / 100:g})"
+        assert expr == (
+            f"{ratio}{window.long} > {objective} and {ratio}{window.short} > {objective}"
+        ), window.alert
+        assert f"{ratio}{window.long}" in recorded() and f"{ratio}{window.short}" in recorded()
+        assert (
+            f"{contract.SLO_WINDOW_DAYS}-day error budget"
+            in rules[window.alert]["annotations"]["description"]
+        )
+        days = contract.SLO_WINDOW_DAYS / window.burn
+        assert f"gone in about {days:.0f} days" in rules[window.alert]["annotations"]["description"]
+
+
+def test_the_burn_rate_alerts_are_those_the_contracts_slo_alarm_names() -> None:
+    (slo,) = [alarm for alarm in contract.ALARMS if not alarm.cloudwatch]
+    assert {window.alert for window in contract.BURN_WINDOWS} == set(slo.prometheus)
+
+
+def test_every_window_records_the_5xx_ratio_of_the_same_window() -> None:
+    for name, expr in recorded().items():
+        window = name.rsplit("ratio_rate", 1)[1]
+        assert re.findall(r"\[(\w+)\]", expr) == [window] * 3, name
+
+
+def test_the_example_scrapes_node_exporter_reading_the_contracts_textfile_directory() -> None:
+    text = (RULES_DIR / "prometheus.example.yml").read_text()
+    assert f"--collector.textfile.directory={contract.BACKUP_TEXTFILE_DIR}\n" in text
+    example = yaml.safe_load(text)
+    assert {job["job_name"] for job in example["scrape_configs"]} == {contract.PROM_JOB, "node"}

@@ -1,5 +1,6 @@
-"""RUNBOOK.md's alarm tables say what service.contract says: each alarm's priority and severity,
-and which level's examples name it."""
+"""RUNBOOK.md's alarm tables say what service.contract says: each CloudWatch alarm's priority and
+severity, and which level's examples name it. The contract's Prometheus-only alarms (no
+CloudWatch alarm: `cloudwatch=False`) are docs/monitoring.md's, not these tables'."""
 
 from __future__ import annotations
 
@@ -49,12 +50,12 @@ def test_the_table_parser_reads_headers_cells_and_refuses_ragged_rows() -> None:
 
 def test_the_runbook_explains_exactly_the_alarms_the_stack_creates() -> None:
     declared = {spec.key for spec in instance_alarms(contract.metrics_namespace("dev"))}
-    assert set(alarm_rows()) == declared == set(contract.ALARMS_BY_KEY)
+    assert set(alarm_rows()) == declared == contract.CLOUDWATCH_ALARM_KEYS
 
 
 def test_each_alarm_has_the_contracts_priority_and_severity() -> None:
     listed = {key: (row["priority"], row["severity"]) for key, row in alarm_rows().items()}
-    expected = {alarm.key: (alarm.priority, alarm.severity) for alarm in contract.ALARMS}
+    expected = {a.key: (a.priority, a.severity) for a in contract.ALARMS if a.cloudwatch}
     assert listed == expected
 
 
@@ -69,7 +70,8 @@ def test_each_levels_examples_name_exactly_the_alarms_of_that_priority() -> None
     assert [row["level"] for row in levels] == ["P1", "P2", "P3", "P4"]
     for row in levels:
         patterns = re.findall(r"`([^`]+)`", row["examples"])
-        named = {key for p in patterns for key in fnmatch.filter(contract.ALARMS_BY_KEY, p)}
-        assert all(fnmatch.filter(contract.ALARMS_BY_KEY, p) for p in patterns), patterns
-        of_level = {a.key for a in contract.ALARMS if a.priority == row["level"]}
+        keys = sorted(contract.CLOUDWATCH_ALARM_KEYS)
+        named = {key for p in patterns for key in fnmatch.filter(keys, p)}
+        assert all(fnmatch.filter(keys, p) for p in patterns), patterns
+        of_level = {a.key for a in contract.ALARMS if a.cloudwatch and a.priority == row["level"]}
         assert named == of_level, row["level"]

@@ -1,0 +1,1 @@
+"""The Grafana dashboard, built from data: `python -m monitoring.grafana.dashboard`."""
