@@ -10,6 +10,7 @@ import yaml
 
 from infra import config
 from infra.mocks import stack_values
+from service import config as service_config
 from tests.support import ROOT, require_tool
 
 FIELD_OF = {key: field for key, (field, _) in config._PARSERS.items()}
@@ -142,3 +143,8 @@ def _calendar(spec: str) -> subprocess.CompletedProcess[str]:
     tool = require_tool("systemd-analyze")
     command = [tool, "calendar", spec]
     return subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_the_box_default_window_is_the_stacks() -> None:
+    (setting,) = [s for s in service_config.SETTINGS if s.env == "APP_MAINTENANCE_WINDOW"]
+    assert setting.default == config.DEFAULTS.maintenance_window
