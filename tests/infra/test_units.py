@@ -47,7 +47,8 @@ def box_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(HOST_UNITS, root / "usr/lib/systemd/system", symlinks=True)
     units = root / "etc/systemd/system"
     units.mkdir(parents=True)
-    for path in sorted(DEPLOY.iterdir()):
+    # Units only: bin/ and install.d/ hold the installer's parts, not units.
+    for path in sorted(p for p in DEPLOY.iterdir() if p.is_file()):
         shutil.copy(path, units / path.name)
         for program in _exec_paths(path):
             stub = root / program.lstrip("/")
@@ -57,6 +58,9 @@ def box_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     drop_in = units / f"{userdata.SOCKET_UNIT}.d" / "port.conf"
     drop_in.parent.mkdir()
     drop_in.write_text(userdata.socket_drop_in(8080) or "")
+    window = units / "onebox-patch.timer.d" / "window.conf"
+    window.parent.mkdir()
+    window.write_text("[Timer]\nOnCalendar=\nOnCalendar=Mon..Fri 02:30 UTC\n")
     return root
 
 
@@ -110,3 +114,8 @@ def test_stop_timeout_exceeds_gunicorns_graceful_timeout() -> None:
     assert found, "graceful_timeout is not set in gunicorn.conf.py"
     (stop,) = unit_directives("onebox.service", "TimeoutStopSec")
     assert int(stop) > int(found.group(1))
+
+
+def test_the_patch_timer_with_a_window_drop_in_still_verifies(box_root: Path) -> None:
+    result = _verify(box_root, "onebox-patch.timer")
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
