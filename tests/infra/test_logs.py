@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pytest
 
 from infra import config, policies
 from infra.logs import Logs, LogsArgs, log_group_name
-from infra.mocks import OneboxMocks, RecordingMonitor
+from infra.mocks import ACCOUNT, Declared, OneboxMocks, RecordingMonitor, Run
 from tests.infra.helpers import as_list
 
 GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -76,3 +78,40 @@ def test_the_box_cannot_make_groups_or_change_their_retention() -> None:
     assert not {"logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:*"} & actions
     resources = {r for s in document["Statement"] for r in as_list(s["Resource"])}
     assert all(r.startswith(GROUP_ARN) for r in resources)
+
+
+# The whole program: these run once __main__.py builds Logs and hands its ARN to the server's
+# role (until then they skip, saying so).
+def _group(run: Run) -> Declared:
+    groups = run.of_type(GROUP)
+    if not groups:
+        pytest.skip("__main__.py does not build infra.logs.Logs yet")
+    (group,) = groups
+    return group
+
+
+def test_the_dev_stack_has_one_group_named_for_it_with_the_configured_retention(
+    dev_run: Run,
+) -> None:
+    group = _group(dev_run)
+    assert group.inputs["name"] == "/onebox/dev"
+    assert group.inputs["retentionInDays"] == config.DEFAULTS.log_retention_days
+    assert group.options["retain_on_delete"] is True
+
+
+def test_a_paused_stack_keeps_its_group(paused_run: Run) -> None:
+    assert _group(paused_run).inputs["name"] == "/onebox/dev"
+
+
+def test_the_role_may_write_to_the_stacks_group_and_nothing_else_of_logs(dev_run: Run) -> None:
+    group = _group(dev_run)
+    arn = f"arn:aws:mock:us-east-1:{ACCOUNT}:{group.name}"  # the mocks' ARN for the group
+    logs_statements = [
+        statement
+        for policy in dev_run.of_type("aws:iam/rolePolicy:RolePolicy")
+        for statement in json.loads(policy.inputs["policy"])["Statement"]
+        if any(action.startswith("logs:") for action in as_list(statement["Action"]))
+    ]
+    if not logs_statements:
+        pytest.skip("the server's role has no logs_policy yet")
+    assert logs_statements == policies.logs_policy(arn)["Statement"]
