@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STATE ?= var/local
 
-.PHONY: help venv test lint fmt serve local plan up destroy bench drills clean
+.PHONY: help venv test lint fmt serve local plan up destroy replace bench drills clean
 
 help:
 	@echo "make test    create .venv, install requirements.txt, run lint, types and the whole suite"
@@ -17,6 +17,7 @@ help:
 	@echo "make plan    offline plan and monthly cost of the stack (no AWS, no Pulumi CLI)"
 	@echo "make up      pulumi up (needs the Pulumi CLI and AWS credentials)"
 	@echo "make destroy pulumi destroy (backups are kept; see docs/infrastructure.md)"
+	@echo "make replace a new box from the newest AL2023 AMI: final backup, replace, restore (asks first)"
 	@echo "make drills run the failure drills against the local box and print their tables"
 	@echo "make bench   run the benchmarks in bench/ and print their tables"
 
@@ -58,6 +59,10 @@ up: venv
 
 destroy: venv
 	$(PY) -m infra.cli destroy
+
+# Pins amiId to the newest AL2023 AMI (AMI=ami-... for another) and replaces the instance.
+replace: venv
+	$(PY) -m infra.cli replace $(if $(AMI),--ami $(AMI))
 
 bench: venv
 	$(PY) -m bench.throughput

@@ -26,6 +26,19 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# The retention values CloudWatch Logs accepts (PutRetentionPolicy's retentionInDays).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653)  # fmt: skip
+# A systemd calendar spec (systemd.time(7)) for the start of the maintenance window, in the
+# subset that fires at most once a day: weekdays, a date whose parts may be `*`, lists or
+# ranges, and one fixed hour and minute. tests/infra/test_config.py checks it against
+# `systemd-analyze calendar`.
+_WEEKDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+_WEEKDAYS = rf"{_WEEKDAY}(?:\.\.{_WEEKDAY})?(?:,{_WEEKDAY}(?:\.\.{_WEEKDAY})?)*"
+_PART = r"(?:\*|\d{1,4}(?:\.\.\d{1,4})?)(?:/\d{1,3})?"
+_DATE = rf"{_PART}(?:,{_PART})*-{_PART}(?:,{_PART})*-{_PART}(?:,{_PART})*"
+_TIME = r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
+_WINDOW = re.compile(rf"^(?:{_WEEKDAYS} )?(?:{_DATE} )?{_TIME}$")
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,10 @@ class StackConfig:
     free_tier: str = "none"
     ami_id: str | None = None
     region: str = "us-east-1"
+    # Start of the weekly window in which a security patch may reboot the box (UTC, the box's
+    # clock); the window lasts an hour (service/deploy/patch/onebox-patch.sh).
+    maintenance_window: str = "Sun *-*-* 03:00:00"
+    log_retention_days: int = 14
 
     @property
     def alerts(self) -> str:
@@ -120,6 +137,24 @@ def _free_tier(value: Any) -> str:
     return str(value)
 
 
+def _window(value: Any) -> str:
+    text = " ".join(str(value).split())
+    if not _WINDOW.fullmatch(text):
+        raise ValueError(
+            f"maintenanceWindow: {value!r} is not a systemd calendar spec that fires at most "
+            "once a day (weekdays, a date, one hour and minute), like 'Sun *-*-* 03:00:00'"
+        )
+    return text
+
+
+def _retention(value: Any) -> int:
+    days = _int("logRetentionDays", value, 1, 3653)
+    if days not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(str(day) for day in LOG_RETENTION_DAYS)
+        raise ValueError(f"logRetentionDays: {value!r} is not one CloudWatch allows ({allowed})")
+    return days
+
+
 _PARSERS: dict[str, tuple[str, Any]] = {
     "instanceType": (
         "instance_type",
@@ -142,6 +177,8 @@ _PARSERS: dict[str, tuple[str, Any]] = {
     ),
     "freeTier": ("free_tier", _free_tier),
     "amiId": ("ami_id", lambda v: _matching("amiId", v, _AMI, "an AMI id (ami-...)")),
+    "maintenanceWindow": ("maintenance_window", _window),
+    "logRetentionDays": ("log_retention_days", _retention),
     # The provider's own key (aws:region), read here so components get it as a plain value.
     "aws:region": ("region", lambda v: _matching("aws:region", v, _REGION, "an AWS region")),
 }

@@ -5,17 +5,19 @@ Prices: AWS public list prices for us-east-1 (N. Virginia), on-demand, Linux, in
   https://aws.amazon.com/ebs/pricing/                (gp3 GB-month)
   https://aws.amazon.com/vpc/pricing/                (public IPv4 address, since 2024-02-01)
   https://aws.amazon.com/s3/pricing/                 (Standard storage and requests)
-  https://aws.amazon.com/cloudwatch/pricing/         (custom metrics, alarm metrics, dashboards)
+  https://aws.amazon.com/cloudwatch/pricing/         (custom metrics, alarm metrics, dashboards,
+                                                      Logs: Standard ingestion and storage)
   https://aws.amazon.com/free/                       (free-tier allowances)
 Table dated PRICES_AS_OF. It was transcribed offline (this project has no network), not fetched:
 re-check the pages above before relying on a figure. AWS Budgets without actions, SSM standard
 parameters, SNS e-mail (first 1,000 a month) and the first 100 GB a month of data out cost nothing.
 
 freeTier "none" (the default): the list price, with only the always-free allowances
-(CloudWatch: 10 metrics, 10 alarm metrics, 3 dashboards). It is right for every account today:
-accounts created since 2025-07-15 get the Free plan's credits instead of allowances (100 USD at
-sign-up and up to 100 more, for at most 6 months; t2.micro is not among its instance types), and
-credits pay a bill, they do not lower it, so they are not modelled here.
+(CloudWatch: 10 metrics, 10 alarm metrics, 3 dashboards, 5 GB of Logs data a month). It is
+right for every account today: accounts created since 2025-07-15 get the Free plan's credits
+instead of allowances (100 USD at sign-up and up to 100 more, for at most 6 months; t2.micro is
+not among its instance types), and credits pay a bill, they do not lower it, so they are not
+modelled here.
 freeTier "legacy" is history, kept to explain old bills: the 12-month free tier of accounts
 created before 2025-07-15, over for every account by 2026-07-15 (750 h of t2.micro, or t3.micro
 where t2.micro is not offered, which is not us-east-1; 750 h of public IPv4, 30 GB of EBS, 5 GB
@@ -42,13 +44,17 @@ S3_GET_PER_1000 = 0.0004
 CW_CUSTOM_METRIC_MONTH = 0.30
 CW_ALARM_METRIC_MONTH = 0.10
 CW_DASHBOARD_MONTH = 3.00
+# CloudWatch Logs rows: transcribed 2026-12-06 from the same page, Standard log class.
+CW_LOGS_INGEST_GB = 0.50  # data ingested
+CW_LOGS_STORAGE_GB_MONTH = 0.03  # archived (stored) data
 FREE = {
     "legacy": {"instance_hours": 750.0, "ipv4_hours": 750.0, "ebs_gb": 30.0, "s3_gb": 5.0,
                "s3_put_list": 2000.0, "s3_get": 20000.0},
     "none": {"instance_hours": 0.0, "ipv4_hours": 0.0, "ebs_gb": 0.0, "s3_gb": 0.0,
              "s3_put_list": 0.0, "s3_get": 0.0},
 }  # fmt: skip
-ALWAYS_FREE = {"custom_metrics": 10, "alarm_metrics": 10, "dashboards": 3}
+# logs_gb: ingestion, storage and Logs Insights data scanned together, every month.
+ALWAYS_FREE = {"custom_metrics": 10, "alarm_metrics": 10, "dashboards": 3, "logs_gb": 5.0}
 # t3.micro is free only in regions without t2.micro; this table is us-east-1, which has it.
 FREE_TIER_INSTANCE_TYPES = ("t2.micro",)
 
@@ -65,6 +71,10 @@ class Usage:
     custom_metrics: int = 8
     alarm_metrics: int = 11
     dashboards: int = 1
+    # Shipped journald lines: ~20,000 requests a day x ~1.3 KB per event (the JSON line inside
+    # the journal entry's fields, as the CloudWatch agent sends it) = ~0.8 GB a month.
+    log_ingest_gb: float = 0.8
+    log_retention_days: int = 14  # logRetentionDays: stored = a month's lines x days / 30
 
 
 def _billable(used: float, free: float) -> float:
@@ -107,12 +117,30 @@ def _monitoring(usage: Usage) -> dict[str, float]:
     }
 
 
+def _logs(usage: Usage) -> dict[str, float]:
+    ingested = usage.log_ingest_gb if usage.running else 0.0
+    # Uncompressed, so an upper bound: CloudWatch bills storage on the compressed size.
+    stored = usage.log_ingest_gb * min(usage.log_retention_days, 3653) / 30
+    free = ALWAYS_FREE["logs_gb"]
+    billable_ingest = _billable(ingested, free)
+    billable_storage = _billable(stored, max(0.0, free - ingested))
+    return {
+        "cloudwatch_logs": billable_ingest * CW_LOGS_INGEST_GB
+        + billable_storage * CW_LOGS_STORAGE_GB_MONTH
+    }
+
+
 def breakdown(usage: Usage, free_tier: str) -> dict[str, float]:
     """USD per month for each item, after the allowances of `free_tier`, rounded to cents/100."""
     if free_tier not in FREE:
         raise ValueError(f"freeTier: {free_tier!r} is not one of {', '.join(FREE)}")
     free = FREE[free_tier]
-    items = {**_compute(usage, free), **_storage(usage, free), **_monitoring(usage)}
+    items = {
+        **_compute(usage, free),
+        **_storage(usage, free),
+        **_monitoring(usage),
+        **_logs(usage),
+    }
     return {name: round(value, 4) for name, value in items.items()}
 
 

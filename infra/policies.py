@@ -159,3 +159,21 @@ def alarm_topic_policy(topic_arn: str, account_id: str) -> Document:
             "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
         }
     )
+
+
+def logs_policy(log_group_arn: str) -> Document:
+    """What the box's log shipper may do: create and write streams of its own log group only.
+
+    No logs:CreateLogGroup and no logs:PutRetentionPolicy: the group and its retention are
+    the stack's (infra/logs.py), so the box can neither make other groups nor keep its logs
+    longer or shorter than logRetentionDays.
+    """
+    return _document(
+        {
+            "Sid": "ShipLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            # The group, and every stream in it (…:log-group:<name>:log-stream:<stream>).
+            "Resource": [log_group_arn, f"{log_group_arn}:*"],
+        }
+    )

@@ -27,6 +27,7 @@ class ServerArgs:
     release_parameter_arn: pulumi.Input[str]
     metrics_namespace: str
     restore_bucket: str | None = None
+    log_group_arn: pulumi.Input[str] | None = None  # None: the box ships no logs
     boot_after: Sequence[pulumi.Resource] = ()
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -83,6 +84,13 @@ class Server(pulumi.ComponentResource):
                 opts=child,
             ),
         ]
+        if args.log_group_arn is not None:
+            logs = pulumi.Output.from_input(args.log_group_arn).apply(
+                lambda arn: json.dumps(policies.logs_policy(arn))
+            )
+            grants.append(
+                aws.iam.RolePolicy(f"{name}-logs-policy", role=role.id, policy=logs, opts=child)
+            )
         profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
         return profile, grants
 

@@ -274,6 +274,22 @@ SETTINGS: tuple[Setting, ...] = (
         _keep,
         "installed releases the deploy agent keeps on disk, current and previous included",
     ),
+    Setting(
+        "APP_MAINTENANCE_WINDOW",
+        "MAINTENANCE_WINDOW",
+        "Sun *-*-* 03:00:00",
+        _text,
+        "systemd calendar spec (UTC) starting the weekly patch run; a reboot the patch needs "
+        "happens only in the hour that follows",
+    ),
+    Setting(
+        "APP_LOG_GROUP",
+        "LOG_GROUP",
+        "",
+        _text,
+        "CloudWatch Logs group the box's journald lines are shipped to (/onebox/<stack>); "
+        "empty: not shipped",
+    ),
 )
 
 

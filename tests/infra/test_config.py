@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 import pytest
@@ -9,7 +10,8 @@ import yaml
 
 from infra import config
 from infra.mocks import stack_values
-from tests.support import ROOT
+from service import config as service_config
+from tests.support import ROOT, require_tool
 
 FIELD_OF = {key: field for key, (field, _) in config._PARSERS.items()}
 
@@ -66,6 +68,12 @@ def test_the_dev_stack_file_is_valid() -> None:
         ("freeTier", "always", "freeTier: 'always' is not one of legacy, none"),
         ("amiId", "ubuntu", "amiId: 'ubuntu' is not an AMI id"),
         ("aws:region", "mars-1", "aws:region: 'mars-1' is not an AWS region"),
+        ("maintenanceWindow", "sometime", "maintenanceWindow: 'sometime' is not a systemd"),
+        ("maintenanceWindow", "*-*-* *:00:00", r"maintenanceWindow: '\*-\*-\* \*:00:00' is not"),
+        ("maintenanceWindow", "Sun 25:00", "maintenanceWindow: 'Sun 25:00' is not"),
+        ("logRetentionDays", "13", "logRetentionDays: '13' is not one CloudWatch allows"),
+        ("logRetentionDays", "0", "logRetentionDays: '0' is outside 1..3653"),
+        ("logRetentionDays", "forever", "logRetentionDays: 'forever' is not a whole number"),
         ("instancetype", "t2.micro", "unknown config key.*instancetype"),
     ],
 )
@@ -86,6 +94,8 @@ def test_bad_values_are_refused_naming_the_key_and_the_value(
         ("sshCidr", "198.51.100.7/32", "198.51.100.7/32"),
         ("amiId", "ami-0123456789abcdef0", "ami-0123456789abcdef0"),
         ("sshCidr", "", None),
+        ("maintenanceWindow", "Sat  *-*-* 04:30", "Sat *-*-* 04:30"),
+        ("logRetentionDays", "30", 30),
     ],
 )
 def test_good_values_are_typed(key: str, value: Any, expected: Any) -> None:
@@ -96,3 +106,45 @@ def test_config_is_frozen() -> None:
     settings = config.parse({})
     with pytest.raises(AttributeError):
         settings.http_port = 81  # type: ignore[misc]
+
+
+# Windows the parser accepts and refuses; systemd itself must agree on each (below).
+GOOD_WINDOWS = (
+    "Sun *-*-* 03:00:00",
+    "Mon..Fri 02:30",
+    "*-*-* 04:00",
+    "Sat,Sun *-*-01..07 03:00:00",
+    "Wed 2027-*-* 23:59:59",
+)
+BAD_WINDOWS = ("Sun 25:00", "Funday 03:00", "Sun *-*-* 03:00:00 03:00", "03")
+
+
+def test_the_default_window_is_weekly_and_the_default_retention_is_14_days() -> None:
+    assert config.DEFAULTS.maintenance_window == "Sun *-*-* 03:00:00"
+    assert config.DEFAULTS.log_retention_days == 14
+    assert config.DEFAULTS.log_retention_days in config.LOG_RETENTION_DAYS
+
+
+@pytest.mark.parametrize("window", GOOD_WINDOWS)
+def test_every_window_the_parser_accepts_systemd_accepts(window: str) -> None:
+    assert config.parse({"maintenanceWindow": window}).maintenance_window == window
+    result = _calendar(window)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("window", BAD_WINDOWS)
+def test_windows_systemd_refuses_are_refused_by_name(window: str) -> None:
+    assert _calendar(window).returncode != 0
+    with pytest.raises(ValueError, match="maintenanceWindow: "):
+        config.parse({"maintenanceWindow": window})
+
+
+def _calendar(spec: str) -> subprocess.CompletedProcess[str]:
+    tool = require_tool("systemd-analyze")
+    command = [tool, "calendar", spec]
+    return subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_the_box_default_window_is_the_stacks() -> None:
+    (setting,) = [s for s in service_config.SETTINGS if s.env == "APP_MAINTENANCE_WINDOW"]
+    assert setting.default == config.DEFAULTS.maintenance_window

@@ -24,6 +24,7 @@ def test_legacy_free_tier_leaves_only_requests_and_the_eleventh_alarm_metric() -
         "cloudwatch_metrics": 0.0,
         "cloudwatch_alarms": 0.1,
         "cloudwatch_dashboards": 0.0,
+        "cloudwatch_logs": 0.0,  # ~1.2 GB ingested and stored: inside the 5 GB always free
     }
     assert costs.total(items) == 0.18
 
@@ -60,6 +61,29 @@ def test_metrics_alarms_and_dashboards_beyond_the_always_free_tier_are_charged()
     assert items["cloudwatch_metrics"] == pytest.approx(2 * 0.30)
     assert items["cloudwatch_alarms"] == pytest.approx(3 * 0.10)
     assert items["cloudwatch_dashboards"] == pytest.approx(3.00)
+
+
+def test_the_default_log_volume_fits_in_the_always_free_five_gigabytes() -> None:
+    usage = Usage()
+    stored = usage.log_ingest_gb * usage.log_retention_days / 30
+    assert usage.log_retention_days == config.DEFAULTS.log_retention_days
+    assert usage.log_ingest_gb + stored < costs.ALWAYS_FREE["logs_gb"]
+    assert costs.breakdown(usage, "none")["cloudwatch_logs"] == 0.0
+
+
+def test_logs_beyond_the_free_five_gigabytes_pay_ingestion_then_storage() -> None:
+    # 10 GB a month kept 30 days: 5 GB ingestion billable x $0.50 = $2.50, and 10 GB stored
+    # with nothing free left x $0.03 = $0.30.
+    items = costs.breakdown(Usage(log_ingest_gb=10, log_retention_days=30), "none")
+    assert items["cloudwatch_logs"] == pytest.approx(2.5 + 0.3)
+    # 4 GB kept 90 days: ingestion free, 12 GB stored less the 1 GB free left x $0.03.
+    items = costs.breakdown(Usage(log_ingest_gb=4, log_retention_days=90), "none")
+    assert items["cloudwatch_logs"] == pytest.approx(11 * 0.03)
+
+
+def test_a_paused_stack_ships_no_lines_but_still_stores_what_it_kept() -> None:
+    items = costs.breakdown(Usage(running=False, log_ingest_gb=10, log_retention_days=30), "none")
+    assert items["cloudwatch_logs"] == pytest.approx(5 * 0.03)  # 10 GB stored, 5 GB free
 
 
 @pytest.mark.parametrize(

@@ -87,6 +87,9 @@ def test_one_component_per_module_with_its_type_token(module: str, token: str) -
     text = (INFRA / f"{module}.py").read_text()
     assert text.count("(pulumi.ComponentResource)") == 1
     assert f'"{token}"' in text
-    body = text[text.index("def __init__") :]
-    last = [line.strip() for line in body.split("\n    def ")[0].splitlines() if line.strip()]
-    assert last[-1].startswith("self.register_outputs("), module
+    (init,) = (
+        node
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.FunctionDef) and node.name == "__init__"
+    )
+    assert ast.unparse(init.body[-1]).startswith("self.register_outputs("), module

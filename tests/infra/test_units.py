@@ -54,7 +54,8 @@ def box_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(HOST_UNITS, root / "usr/lib/systemd/system", symlinks=True)
     units = root / "etc/systemd/system"
     units.mkdir(parents=True)
-    for path in sorted(p for p in DEPLOY.iterdir() if p.is_file()):  # not install.d/
+    # Units only: bin/ and install.d/ hold the installer's parts, not units.
+    for path in sorted(p for p in DEPLOY.iterdir() if p.is_file()):
         shutil.copy(path, units / path.name)
         for program in _exec_paths(path):
             stub = root / program.lstrip("/")
@@ -64,6 +65,9 @@ def box_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     drop_in = units / f"{userdata.SOCKET_UNIT}.d" / "port.conf"
     drop_in.parent.mkdir()
     drop_in.write_text(userdata.socket_drop_in(8080) or "")
+    window = units / "onebox-patch.timer.d" / "window.conf"
+    window.parent.mkdir()
+    window.write_text("[Timer]\nOnCalendar=\nOnCalendar=Mon..Fri 02:30 UTC\n")
     return root
 
 
@@ -175,3 +179,8 @@ def test_no_unit_that_runs_as_root_reads_the_env_file_the_agent_may_write(unit: 
     # variable such as LD_PRELOAD or PYTHONPATH from it would be the agent's way to root.
     if unit_directives(unit, "User") in ([], ["root"]):
         assert not unit_directives(unit, "EnvironmentFile"), unit
+
+
+def test_the_patch_timer_with_a_window_drop_in_still_verifies(box_root: Path) -> None:
+    result = _verify(box_root, "onebox-patch.timer")
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
