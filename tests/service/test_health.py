@@ -139,12 +139,21 @@ def test_gunicorn_workers_report_not_ready_once_the_database_file_is_deleted(
 ) -> None:
     service = start_service()
     assert ready(service)[0] == 200
+    # Both workers must have opened the database first: a worker that boots after the delete
+    # opens the new, empty file as its own (that case is the data unit's, not readiness's).
+    pids: set[int] = set()
+    for _ in range(200):  # bounded: new connections reach both workers long before this
+        with urllib.request.urlopen(f"{service.url}/api/metrics", timeout=5) as response:  # noqa: S310
+            pids.add(json.loads(response.read())["system"]["pid"])
+        if len(pids) == 2:
+            break
+    assert len(pids) == 2
     for suffix in ("", "-wal", "-shm"):
         Path(f"{service.database}{suffix}").unlink(missing_ok=True)
     answers: list[tuple[int, dict[str, object]]] = []
     for _ in range(20):  # new connections land on every worker
         answers.append(ready(service))
-    assert {status for status, _ in answers} == {503}
+    assert {status for status, _ in answers} == {503}, [a for a in answers if a[0] != 503]
     # A request thread's new connection recreates an empty file at the path, so a worker sees
     # either no file or not its own; either way it is not ready.
     reasons = {str(body["reason"]).rpartition("' ")[2] for _, body in answers}
