@@ -15,11 +15,13 @@ from infra.monitoring import Monitoring, MonitoringArgs
 from infra.network import Network, NetworkArgs
 from infra.release import ReleaseArgs, ServiceRelease
 from infra.server import ROOT_VOLUME_GB, Server, ServerArgs
+from infra.settings import BoxSettings, SettingsArgs
 from infra.tags import tags
+from service.contract import metrics_namespace, release_parameter, settings_parameter
 
 settings = config.load()
 stack = pulumi.get_stack()
-namespace = userdata.metrics_namespace(stack)
+namespace = metrics_namespace(stack)
 
 network = Network(
     "onebox-network",
@@ -35,28 +37,28 @@ release = ServiceRelease(
     ReleaseArgs(
         sources.build_release(),
         bucket.bucket_name,
-        userdata.release_parameter(stack),
+        release_parameter(stack),
         tags(stack, "release"),
     ),
 )
 
 
+def box_settings(bucket_name: str) -> str:
+    """The env file's text: service settings, which reach the box with no replacement."""
+    return userdata.settings(userdata.box_environment(settings, stack, bucket_name))
+
+
 def user_data(bucket_name: str) -> str:
-    """The box's gzipped, base64 cloud-init, rendered from service/deploy/ and the env contract."""
-    box = userdata.BoxEnvironment(
-        stack=stack,
-        region=settings.region,
-        bucket=bucket_name,
-        restore_bucket=settings.restore_from_bucket,
-        backup_keep=settings.backup_keep,
-        backup_retention_days=settings.backup_retention_days,
-        http_port=settings.http_port,
-    )
-    installer = userdata.INSTALLER_SOURCE.read_text()
-    text = userdata.render(
-        sources.deploy_files(), userdata.environment(box), installer, settings.http_port
-    )
-    return userdata.encode(text)
+    """The bootstrap cloud-config: stack facts only, so a setting never replaces the box."""
+    return userdata.render(userdata.box_facts(settings, stack, bucket_name))
+
+
+box_config = BoxSettings(
+    "onebox-settings",
+    SettingsArgs(
+        bucket.bucket_name.apply(box_settings), settings_parameter(stack), tags(stack, "settings")
+    ),
+)
 
 
 server = None
@@ -67,12 +69,13 @@ if settings.running:  # running=false: no instance, no address; bucket, topic, b
             instance_type=settings.instance_type,
             ami_id=settings.ami_id,
             security_group_id=network.security_group_id,
-            user_data_base64=bucket.bucket_name.apply(user_data),
+            user_data=bucket.bucket_name.apply(user_data),
             bucket_arn=bucket.bucket_arn,
             release_parameter_arn=release.parameter_arn,
             metrics_namespace=namespace,
             restore_bucket=settings.restore_from_bucket,
-            boot_after=[release, network],  # network: the egress the final backup needs
+            # release, settings: what the bootstrap reads; network: the final backup's egress
+            boot_after=[release, box_config, network],
             tags=tags(stack, "server"),
         ),
     )

@@ -1,14 +1,19 @@
-"""The box's cloud-init user-data, rendered from the service's own files (pure: no pulumi).
+"""The box's two texts, rendered from plain values (pure: no pulumi).
 
-The document is a dict dumped with `yaml.safe_dump`; it holds no secret (the box gets AWS
-access from its instance role). It is gzip-compressed (cloud-init unpacks gzip user-data) and
-must stay under EC2's 16 KB limit on the raw bytes.
+- The user-data: a bootstrap cloud-config that writes the stack's facts (stack, region,
+  bucket, the release and settings parameter names, the HTTP port), the bootstrap script and
+  its unit, and starts it. It holds no service file and no service setting, so only a change
+  of those facts replaces the box. Plain text, at most 4 KB: no gzip, whose bytes differ
+  between zlib builds, so every machine renders the same bytes.
+- The settings: the env file (contract.ENV_FILE) the box's processes read, published as the
+  settings parameter; the installer writes it at first boot and the deploy agent rewrites it
+  when it changes, with no replacement.
+
+Neither holds a secret (the box gets AWS access from its instance role).
 """
 
 from __future__ import annotations
 
-import base64
-import gzip
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,20 +22,40 @@ from typing import Any
 
 import yaml
 
+from infra.config import StackConfig
 from service.contract import (
     BACKUP_PREFIX,
-    ENV_FILE,
-    SOCKET_UNIT,
+    BOOTSTRAP_ENV_FILE,
+    BOOTSTRAP_UNIT,
     SYSTEMD_DIR,
     metrics_namespace,
     release_parameter,
+    settings_parameter,
 )
 
-USER_DATA_LIMIT = 16 * 1024
-INSTALLER = "/usr/local/sbin/onebox-install-release"
-INSTALLER_SOURCE = Path(__file__).resolve().parent / "files" / "install-release.sh"
+USER_DATA_LIMIT = 4 * 1024  # ours, well under EC2's 16 KB: the bootstrap must stay small
+FILES = Path(__file__).resolve().parent / "files"
+BOOTSTRAP_SOURCE = FILES / "bootstrap.sh"
+BOOTSTRAP_UNIT_SOURCE = FILES / BOOTSTRAP_UNIT
+BOOTSTRAP = "/usr/local/sbin/onebox-bootstrap"
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _ENV_VALUE = re.compile(r"^[A-Za-z0-9_./:@+=,-]*$")
+
+# The StackConfig fields each text is made of (a test holds these exact by changing each field):
+# a change of a FACT_FIELDS value replaces the box; of a SETTING_FIELDS value, it does not.
+FACT_FIELDS = ("region", "http_port")
+SETTING_FIELDS = ("region", "http_port", "restore_from_bucket", "backup_keep",
+                  "backup_retention_days")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BoxFacts:
+    """What the user-data carries: facts of the stack that no service setting changes."""
+
+    stack: str
+    region: str
+    bucket: str
+    http_port: int
 
 
 @dataclass(frozen=True)
@@ -46,8 +71,27 @@ class BoxEnvironment:
     http_port: int
 
 
+def box_facts(config: StackConfig, stack: str, bucket: str) -> BoxFacts:
+    """The user-data's facts from the stack's config (FACT_FIELDS only)."""
+    return BoxFacts(stack=stack, region=config.region, bucket=bucket, http_port=config.http_port)
+
+
+def box_environment(config: StackConfig, stack: str, bucket: str) -> BoxEnvironment:
+    """The env file's values from the stack's config (SETTING_FIELDS only)."""
+    return BoxEnvironment(
+        stack=stack,
+        region=config.region,
+        bucket=bucket,
+        restore_bucket=config.restore_from_bucket,
+        backup_keep=config.backup_keep,
+        backup_retention_days=config.backup_retention_days,
+        http_port=config.http_port,
+    )
+
+
 def environment(box: BoxEnvironment) -> dict[str, str]:
-    """The env file's APP_* values (contract.ENV_FILE); the release installer adds APP_VERSION."""
+    """The env file's APP_* values (contract.ENV_FILE); gunicorn adds APP_VERSION from the
+    release's VERSION file."""
     return {
         "APP_ENV": "production",
         "APP_BACKUP_BUCKET": box.bucket,
@@ -74,24 +118,21 @@ def env_file(values: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def units_to_enable(units: Mapping[str, str]) -> list[str]:
-    """Sockets, timers and plain services that have an [Install] section, in name order."""
-    chosen = []
-    for name, text in sorted(units.items()):
-        kind = name.rsplit(".", 1)[-1]
-        templated = "@" in name
-        wanted = kind in ("socket", "timer") or (kind == "service" and not templated)
-        if wanted and "[Install]" in text:
-            chosen.append(name)
-    return chosen
+def settings(box: BoxEnvironment) -> str:
+    """The settings parameter's value: the env file's text."""
+    return env_file(environment(box))
 
 
-def socket_drop_in(http_port: int) -> str | None:
-    """A drop-in moving onebox.socket off port 80, or None when 80 is wanted."""
-    if http_port == 80:
-        return None
-    # An empty ListenStream= clears the unit's list before the new port is added.
-    return f"[Socket]\nListenStream=\nListenStream={http_port}\n"
+def bootstrap_environment(facts: BoxFacts) -> dict[str, str]:
+    """The bootstrap's environment (contract.BOOTSTRAP_ENV_FILE), also the installer's."""
+    return {
+        "ONEBOX_STACK": facts.stack,
+        "AWS_REGION": facts.region,
+        "ONEBOX_BUCKET": facts.bucket,
+        "ONEBOX_RELEASE_PARAMETER": release_parameter(facts.stack),
+        "ONEBOX_SETTINGS_PARAMETER": settings_parameter(facts.stack),
+        "ONEBOX_HTTP_PORT": str(facts.http_port),
+    }
 
 
 class _BlockDumper(yaml.SafeDumper):
@@ -110,43 +151,28 @@ def _file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
     return {"path": path, "content": content, "owner": "root:root", "permissions": permissions}
 
 
-def cloud_config(
-    units: Mapping[str, str], env: Mapping[str, str], installer: str, http_port: int
-) -> dict[str, Any]:
-    """The cloud-config document as a dict: user, packages, files, then start the units."""
-    files = [_file(ENV_FILE, env_file(env)), _file(INSTALLER, installer, "0755")]
-    files += [_file(f"{SYSTEMD_DIR}/{name}", text) for name, text in sorted(units.items())]
-    drop_in = socket_drop_in(http_port)
-    if drop_in is not None:
-        files.append(_file(f"{SYSTEMD_DIR}/{SOCKET_UNIT}.d/port.conf", drop_in))
-    enable = units_to_enable(units)
+def cloud_config(facts: BoxFacts, script: str, unit: str) -> dict[str, Any]:
+    """The cloud-config document: the facts, the bootstrap and its unit, then start it."""
     return {
-        "users": [
-            "default",
-            {"name": "onebox", "system": True, "shell": "/sbin/nologin", "no_create_home": True},
+        "write_files": [
+            _file(BOOTSTRAP_ENV_FILE, env_file(bootstrap_environment(facts))),
+            _file(BOOTSTRAP, script, "0755"),
+            _file(f"{SYSTEMD_DIR}/{BOOTSTRAP_UNIT}", unit),
         ],
-        # AL2023's python3 is 3.9; the service needs 3.11.
-        "packages": ["python3.11", "python3.11-pip"],
-        "write_files": files,
         "runcmd": [
-            [INSTALLER],
             ["systemctl", "daemon-reload"],
-            # One transaction, so the units' own ordering holds (restore before the service).
-            ["systemctl", "enable", "--now", *enable],
+            # Enabled, so a reboot before the install finished resumes it; --no-block, so
+            # cloud-init finishes while the unit retries.
+            ["systemctl", "enable", "--now", "--no-block", BOOTSTRAP_UNIT],
         ],
     }
 
 
-def render(units: Mapping[str, str], env: Mapping[str, str], installer: str, http_port: int) -> str:
-    """The user-data text: '#cloud-config' and the YAML document."""
-    document = cloud_config(units, env, installer, http_port)
-    document_text = yaml.dump(document, Dumper=_BlockDumper, sort_keys=False, width=1000)
-    return "#cloud-config\n" + document_text
-
-
-def encode(text: str) -> str:
-    """gzip + base64 of the user-data (deterministic), refusing anything over the 16 KB limit."""
-    packed = gzip.compress(text.encode(), compresslevel=9, mtime=0)
-    if len(packed) > USER_DATA_LIMIT:
-        raise ValueError(f"user-data: {len(packed)} bytes gzipped is over {USER_DATA_LIMIT}")
-    return base64.b64encode(packed).decode()
+def render(facts: BoxFacts) -> str:
+    """The user-data text, '#cloud-config' and the YAML document; refuses more than 4 KB."""
+    document = cloud_config(facts, BOOTSTRAP_SOURCE.read_text(), BOOTSTRAP_UNIT_SOURCE.read_text())
+    text = "#cloud-config\n" + yaml.dump(document, Dumper=_BlockDumper, sort_keys=False, width=1000)
+    size = len(text.encode())
+    if size > USER_DATA_LIMIT:
+        raise ValueError(f"user-data: {size} bytes is over {USER_DATA_LIMIT}")
+    return text

@@ -180,3 +180,16 @@ ALARMS_BY_KEY = {alarm.key: alarm for alarm in ALARMS}
 
 # -- more of the box's paths ---------------------------------------------------------------------
 RUNTIME_DIR = "/run/onebox"  # RuntimeDirectory=onebox: gunicorn's control socket, metrics files
+
+
+# -- first boot and settings ---------------------------------------------------------------------
+BOOTSTRAP_ENV_FILE = "/etc/onebox/bootstrap.env"  # the user-data's stack facts (ONEBOX_*)
+BOOTSTRAP_UNIT = "onebox-bootstrap.service"  # fetches the release, runs its installer
+INSTALLER = "service/deploy/install.sh"  # inside a release: what makes a box run it
+INSTALL_PARTS = "service/deploy/install.d"  # executable parts the installer runs in order
+INSTALL_STATE = f"{STATE_DIR}/install-state.json"  # the step running, or where it stopped
+
+
+def settings_parameter(stack: str) -> str:
+    """The SSM String parameter holding the box's env file text (the APP_* settings)."""
+    return f"/onebox/{stack}/settings"
