@@ -102,6 +102,7 @@ def environment(box: BoxEnvironment) -> dict[str, str]:
         "APP_METRICS_NAMESPACE": metrics_namespace(box.stack),
         "APP_METRICS_URL": f"http://127.0.0.1:{box.http_port}/metrics",
         "APP_RELEASE_PARAMETER": release_parameter(box.stack),
+        "APP_SETTINGS_PARAMETER": settings_parameter(box.stack),
         "AWS_REGION": box.region,
     }
 

@@ -13,7 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from service.contract import BACKUP_PREFIX, BOX_ROOT, WEB_UNIT, metrics_namespace
+from service.contract import (
+    BACKUP_PREFIX,
+    BOX_ROOT,
+    ENV_FILE,
+    PUBLISH_UNIT,
+    WEB_UNIT,
+    metrics_namespace,
+)
 
 ENVIRONMENTS = ("production", "development", "test")
 
@@ -272,6 +279,29 @@ SETTINGS: tuple[Setting, ...] = (
         "5",
         _keep,
         "installed releases the deploy agent keeps on disk, current and previous included",
+    ),
+    Setting(
+        "APP_SETTINGS_PARAMETER",
+        "SETTINGS_PARAMETER",
+        "",
+        _text,
+        "SSM parameter holding the env file's text; the deploy agent rewrites the env file "
+        "when it changes (empty: it does not)",
+    ),
+    Setting(
+        "APP_AGENT_ENV_FILE",
+        "AGENT_ENV_FILE",
+        ENV_FILE,
+        _text,
+        "the env file the deploy agent keeps equal to APP_SETTINGS_PARAMETER",
+    ),
+    Setting(
+        "APP_AGENT_RESTART_COMMAND",
+        "AGENT_RESTART_COMMAND",
+        f"systemctl try-restart {WEB_UNIT} {PUBLISH_UNIT}",
+        _command,
+        "what the deploy agent runs after it rewrote the env file, so the long-running "
+        "processes read it (a HUP keeps gunicorn's old environment)",
     ),
 )
 

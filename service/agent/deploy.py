@@ -24,7 +24,12 @@ from service.contract import ReleaseError, ReleasePointer
 from service.logs import log_event
 
 OK, FAILED = 0, 1
-REQUIREMENTS = Path("service") / "requirements.txt"
+# What the venv is built from (the installer installs the lock's pins from the wheels).
+REQUIREMENTS = (Path("service") / "requirements.txt", Path("service") / "requirements.lock")
+
+
+def _bytes(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
 
 
 @dataclass
@@ -89,13 +94,16 @@ class Deployer:
     def check_requirements(self, version: str, running: str | None) -> None:
         """Refuse a release whose requirements differ: a HUP cannot change the interpreter's
         packages (the master keeps its imports), so that change needs a new instance."""
-        new = (self.layout.path_of(version) / REQUIREMENTS).read_bytes()
-        old = b"" if running is None else (self.layout.path_of(running) / REQUIREMENTS).read_bytes()
-        if running is not None and new != old:
-            raise ReleaseError(
-                f"release {version}: service/requirements.txt differs from the "
-                f"running {running}; replace the instance to change packages"
-            )
+        if running is None:
+            log_event("requirements_unchanged", version=version)
+            return
+        for path in REQUIREMENTS:
+            new, old = self.layout.path_of(version) / path, self.layout.path_of(running) / path
+            if _bytes(new) != _bytes(old):
+                raise ReleaseError(
+                    f"release {version}: {path.as_posix()} differs from the "
+                    f"running {running}; replace the instance to change packages"
+                )
         log_event("requirements_unchanged", version=version)
 
     def preflight(self, version: str) -> None:

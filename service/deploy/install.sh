@@ -71,8 +71,12 @@ finish
 
 begin settings
 mkdir -p "$(dirname "$env_file")"
-retry aws ssm get-parameter --name "$ONEBOX_SETTINGS_PARAMETER" \
-  --query Parameter.Value --output text > "$env_file.tmp"
+settings() { # the value's exact text: `--output text` would add a newline
+  aws ssm get-parameter --name "$ONEBOX_SETTINGS_PARAMETER" --query Parameter.Value \
+    --output json | python3 -c 'import json,sys; sys.stdout.write(json.load(sys.stdin))' \
+    > "$env_file.tmp"
+}
+retry settings
 chmod 0644 "$env_file.tmp"
 mv -f "$env_file.tmp" "$env_file"
 set -a

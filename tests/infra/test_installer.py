@@ -45,11 +45,12 @@ STACK = "test"
 BOX = userdata.BoxEnvironment(STACK, "us-east-1", "installer-ok", None, 7, 7, 8080)
 UNROUTABLE_INDEX = "http://127.0.0.1:9/simple"  # discard port: nothing answers
 FAKE_AWS = f"""#!{sys.executable}
-import sys, boto3
+import json, sys, boto3
 args = sys.argv[1:]
 if args[:2] == ["ssm", "get-parameter"]:
     name = args[args.index("--name") + 1]
-    print(boto3.client("ssm").get_parameter(Name=name)["Parameter"]["Value"], end="")
+    value = boto3.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+    print(json.dumps(value) if args[args.index("--output") + 1] == "json" else value)
 elif args[:2] == ["s3", "cp"]:
     bucket, _, key = args[-2].removeprefix("s3://").partition("/")
     boto3.client("s3").download_file(bucket, key, args[-1])

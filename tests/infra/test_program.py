@@ -170,6 +170,7 @@ def test_the_env_file_carries_the_app_contract(dev_run: Run) -> None:
         "APP_METRICS_NAMESPACE": contract.metrics_namespace("dev"),
         "APP_METRICS_URL": "http://127.0.0.1:80/metrics",
         "APP_RELEASE_PARAMETER": contract.release_parameter("dev"),
+        "APP_SETTINGS_PARAMETER": contract.settings_parameter("dev"),
         "AWS_REGION": "us-east-1",
     }
 
