@@ -50,7 +50,8 @@ def box_settings(bucket_name: str) -> str:
 
 def user_data(bucket_name: str) -> str:
     """The bootstrap cloud-config: stack facts only, so a setting never replaces the box."""
-    return userdata.render(userdata.box_facts(settings, stack, bucket_name))
+    facts = userdata.box_facts(settings, stack, bucket_name, sources.base_digest())
+    return userdata.render(facts)
 
 
 box_config = BoxSettings(

@@ -15,6 +15,7 @@ from typing import Any
 
 from infra import config, costs, userdata
 from infra.mocks import Declared, Run, run_program, stack_values
+from service.contract import BOX_BASE
 
 # The inputs worth reading per resource type (camelCase, as declared).
 KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
@@ -103,6 +104,10 @@ def replacements() -> list[str]:
     """Per config key, whether a change replaces the box (from what the user-data holds)."""
     lines = ["What a config change does to the box:"]
     lines += [f"  {key:<22} {effect(key)}" for key in config.KEYS]
+    lines.append(
+        f"  and a change to {', '.join(BOX_BASE)} REPLACES the box (their digest is in the "
+        "user-data); other code is deployed by the agent"
+    )
     return lines
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra import wheels
-from service.contract import ReleasePointer
+from service.contract import BOX_BASE, ReleasePointer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SKIPPED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
@@ -71,6 +71,18 @@ def release_files(root: Path = REPO_ROOT) -> list[Path]:
     names = [name for name in result.stdout.decode().split("\0") if name]
     # A tracked file deleted in the work tree is not part of what would be committed next.
     return sorted(root / name for name in names if (root / name).is_file())
+
+
+def base_digest(root: Path = REPO_ROOT) -> str:
+    """The SHA-256 of the release's contract.BOX_BASE files (units, installer parts, the lock),
+    by path and content: what the user-data carries, so a change to them replaces the box."""
+    digest = hashlib.sha256()
+    for path in release_files(root):
+        name = path.relative_to(root).as_posix()
+        if any(name == base or name.startswith(f"{base}/") for base in BOX_BASE):
+            data = path.read_bytes()
+            digest.update(f"{name}\0{len(data)}\0".encode() + data)
+    return digest.hexdigest()
 
 
 def _tar_info(name: str, size: int, executable: bool) -> tarfile.TarInfo:

@@ -1,9 +1,10 @@
 """The box's two texts, rendered from plain values (pure: no pulumi).
 
 - The user-data: a bootstrap cloud-config that writes the stack's facts (stack, region,
-  bucket, the release and settings parameter names, the HTTP port), the bootstrap script and
-  its unit, and starts it. It holds no service file and no service setting, so only a change
-  of those facts replaces the box. Plain text, at most 4 KB: no gzip, whose bytes differ
+  bucket, the release and settings parameter names, the HTTP port, and the digest of what a
+  running box cannot take from a release: units, installer parts, packages), the bootstrap
+  script and its unit, and starts it. It holds no service file and no service setting, so only
+  a change of those facts replaces the box. Plain text, at most 4 KB: no gzip, whose bytes differ
   between zlib builds, so every machine renders the same bytes.
 - The settings: the env file (contract.ENV_FILE) the box's processes read, published as the
   settings parameter; the installer writes it at first boot and the deploy agent rewrites it
@@ -56,6 +57,7 @@ class BoxFacts:
     region: str
     bucket: str
     http_port: int
+    base: str  # infra.sources.base_digest: the units, installer parts and packages
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,11 @@ class BoxEnvironment:
     http_port: int
 
 
-def box_facts(config: StackConfig, stack: str, bucket: str) -> BoxFacts:
-    """The user-data's facts from the stack's config (FACT_FIELDS only)."""
-    return BoxFacts(stack=stack, region=config.region, bucket=bucket, http_port=config.http_port)
+def box_facts(config: StackConfig, stack: str, bucket: str, base: str) -> BoxFacts:
+    """The user-data's facts from the stack's config (FACT_FIELDS only) and the base digest."""
+    return BoxFacts(
+        stack=stack, region=config.region, bucket=bucket, http_port=config.http_port, base=base
+    )
 
 
 def box_environment(config: StackConfig, stack: str, bucket: str) -> BoxEnvironment:
@@ -133,6 +137,8 @@ def bootstrap_environment(facts: BoxFacts) -> dict[str, str]:
         "ONEBOX_RELEASE_PARAMETER": release_parameter(facts.stack),
         "ONEBOX_SETTINGS_PARAMETER": settings_parameter(facts.stack),
         "ONEBOX_HTTP_PORT": str(facts.http_port),
+        # Read by nothing: here so a change of units, parts or packages replaces the box.
+        "ONEBOX_BASE": facts.base,
     }
 
 

@@ -193,3 +193,9 @@ INSTALL_STATE = f"{STATE_DIR}/install-state.json"  # the step running, or where 
 def settings_parameter(stack: str) -> str:
     """The SSM String parameter holding the box's env file text (the APP_* settings)."""
     return f"/onebox/{stack}/settings"
+
+
+# What a running box cannot take from a new release: its units and installer parts (placed by
+# root at first boot) and its packages (a HUP keeps the old imports). The user-data carries a
+# digest of these paths, so a change to them replaces the box; the agent refuses such a release.
+BOX_BASE = ("service/deploy", "service/requirements.txt", "service/requirements.lock")

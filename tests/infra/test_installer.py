@@ -100,7 +100,8 @@ def _environment(root: Path, endpoint: str, bucket: str) -> dict[str, str]:
     for path in stubs.iterdir():
         path.chmod(0o755)
     (stubs / "python3.11").symlink_to(PYTHON311)
-    facts = userdata.bootstrap_environment(userdata.BoxFacts(STACK, "us-east-1", bucket, 8080))
+    box = userdata.BoxFacts(STACK, "us-east-1", bucket, 8080, sources.base_digest())
+    facts = userdata.bootstrap_environment(box)
     return {
         **aws_environment(endpoint),
         **facts,

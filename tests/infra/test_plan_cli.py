@@ -126,7 +126,8 @@ def test_plan_says_which_config_keys_replace_the_box_and_which_do_not(
     lines = plan.stdout.splitlines()
     start = lines.index("What a config change does to the box:") + 1
     end = lines.index("", start)
-    effects = dict(line.split(None, 1) for line in lines[start:end])
+    effects = dict(line.split(None, 1) for line in lines[start : end - 1])
+    assert "service/deploy" in lines[end - 1] and "REPLACES the box" in lines[end - 1]
     replacing = {key for key, effect in effects.items() if effect.startswith("REPLACES")}
     assert replacing == {"httpPort", "aws:region", "amiId"}
     assert effects["backupKeep"].startswith("no replacement: the settings parameter")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from infra import config, userdata
+from infra import config, sources, userdata
 from infra.mocks import Run, run_program
 from service import config as service_config
 from service.agent.settings import AgentSettings
@@ -28,7 +28,7 @@ from tests.infra.test_units import HOST_UNITS
 from tests.support import require_tool
 
 BOX = userdata.BoxEnvironment("dev", "us-east-1", "bucket-1", None, 7, 7, 80)
-FACTS = userdata.BoxFacts("dev", "us-east-1", "bucket-1", 80)
+FACTS = userdata.BoxFacts("dev", "us-east-1", "bucket-1", 80, "0" * 64)
 # A different value for every field of the stack's config (each one valid).
 CHANGED: dict[str, Any] = {
     "instance_type": "t3.small",
@@ -48,7 +48,7 @@ CHANGED: dict[str, Any] = {
 
 
 def _render(stack_config: config.StackConfig) -> str:
-    return userdata.render(userdata.box_facts(stack_config, "dev", "bucket-1"))
+    return userdata.render(userdata.box_facts(stack_config, "dev", "bucket-1", "0" * 64))
 
 
 def _settings(stack_config: config.StackConfig) -> str:
@@ -75,7 +75,7 @@ def test_user_data_is_plain_text_of_at_most_4_kib(admin_run: Run) -> None:
 
 
 def test_oversized_user_data_is_refused_naming_its_size() -> None:
-    big = userdata.BoxFacts("dev", "us-east-1", "b" * 5000, 80)
+    big = userdata.BoxFacts("dev", "us-east-1", "b" * 5000, 80, "0" * 64)
     with pytest.raises(ValueError, match=r"user-data: \d+ bytes is over 4096"):
         userdata.render(big)
 
@@ -112,6 +112,33 @@ def test_two_stacks_differing_only_in_service_settings_boot_from_the_same_bytes(
     )
 
 
+def test_a_change_to_units_parts_or_packages_changes_the_base_and_so_the_user_data(
+    tmp_path: Path,
+) -> None:
+    files = {
+        "service/requirements.txt": "flask==3.1.3\n",
+        "service/requirements.lock": "flask==3.1.3 --hash=sha256:00\n",
+        "service/deploy/onebox.service": "[Service]\n",
+        "service/deploy/install.d/10-x.sh": "true\n",
+        "service/web/app.py": "A = 1\n",
+    }
+
+    def base(**changed: str) -> str:
+        root = tmp_path / str(len(list(tmp_path.iterdir())))
+        for name, text in {**files, **changed}.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text)
+        subprocess.run(["git", "init", "-q", str(root)], check=True, timeout=30)
+        subprocess.run(["git", "-C", str(root), "add", "-A"], check=True, timeout=30)
+        return sources.base_digest(root)
+
+    first = base()
+    assert base() == first
+    assert base(**{"service/web/app.py": "A = 2\n"}) == first  # code: the agent deploys it
+    for name in list(files)[:4]:
+        assert base(**{name: "changed\n"}) != first, name
+
+
 def test_rendering_is_deterministic() -> None:
     assert userdata.render(FACTS).encode() == userdata.render(FACTS).encode()
 
@@ -128,6 +155,7 @@ def test_user_data_writes_the_facts_the_bootstrap_and_its_unit_then_starts_it(
         "ONEBOX_RELEASE_PARAMETER": release_parameter("dev"),
         "ONEBOX_SETTINGS_PARAMETER": settings_parameter("dev"),
         "ONEBOX_HTTP_PORT": "80",
+        "ONEBOX_BASE": sources.base_digest(),
     }
     assert files[userdata.BOOTSTRAP] == userdata.BOOTSTRAP_SOURCE.read_text()
     assert files[f"{SYSTEMD_DIR}/{BOOTSTRAP_UNIT}"] == userdata.BOOTSTRAP_UNIT_SOURCE.read_text()

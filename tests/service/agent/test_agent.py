@@ -111,6 +111,19 @@ def test_a_release_with_new_requirements_is_refused_because_a_reload_cannot_inst
     assert "requirements.txt differs" in agent.last_error()
 
 
+def test_a_release_with_changed_units_is_refused_because_they_need_a_new_box(
+    agent: Agent,
+) -> None:
+    agent.publish(
+        releases.build(
+            {"service/deploy/onebox.service": ("TimeoutStopSec=45", "TimeoutStopSec=50")}
+        )
+    )
+    assert agent.run() == 1
+    assert agent.box.current_version() == agent.running
+    assert "service/deploy/onebox.service differs" in agent.last_error()
+
+
 def test_each_run_applies_changed_settings_first_and_logs_it(
     agent: Agent,
     aws: tuple[Any, Any],
