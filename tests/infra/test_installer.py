@@ -274,3 +274,19 @@ def test_the_bootstrap_refuses_an_archive_that_does_not_match_its_hash(
     assert "does not match sha256" in result.stderr
     assert not _on(tmp_path, CURRENT).exists()
     assert not _on(tmp_path, ENV_FILE).exists()
+
+
+@pytest.mark.parametrize(("attempts", "wait"), [(1, "10"), (3, "40"), (5, "160"), (9, "300")])
+def test_each_retry_of_the_bootstrap_waits_longer_up_to_five_minutes(
+    endpoint: str, tmp_path: Path, attempts: int, wait: str
+) -> None:
+    env = _environment(tmp_path, endpoint, "installer-none")  # no release parameter: it fails
+    (tmp_path / "stubs" / "sleep").write_text(RECORDER)
+    (tmp_path / "stubs" / "sleep").chmod(0o755)
+    counter = _on(tmp_path, "/var/lib/onebox/bootstrap-attempts")
+    counter.parent.mkdir(parents=True)
+    counter.write_text(f"{attempts}\n")
+    result = _bootstrap({**env, "ONEBOX_RELEASE_PARAMETER": "/onebox/none/release"})
+    assert result.returncode != 0
+    assert (tmp_path / "stubs" / "sleep.calls").read_text() == f"{wait}\n"
+    assert counter.read_text() == f"{attempts + 1}\n"
