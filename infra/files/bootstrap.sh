@@ -11,7 +11,10 @@ if python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["status"] 
   echo "onebox-bootstrap: installed already"; exit 0
 fi
 # Backoff (systemd 252 has no RestartSteps=): 0, 10, 20, 40... at most 300 s before a retry.
-n=$(( $(cat "$lib/bootstrap-attempts" 2>/dev/null || echo 0) + 1 ))
+n=$(cat "$lib/bootstrap-attempts" 2>/dev/null || true)
+# Digits only: the service's user owns this directory, and bash arithmetic would run $(...).
+case "$n" in "" | *[!0-9]*) n=0 ;; esac
+n=$((n + 1))
 echo "$n" > "$lib/bootstrap-attempts"
 [ "$n" -eq 1 ] || sleep $(( n > 6 ? 300 : 5 << (n - 1) ))
 pointer=$(aws ssm get-parameter --name "$ONEBOX_RELEASE_PARAMETER" \
