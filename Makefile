@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STATE ?= var/local
 
-.PHONY: help venv test lint fmt serve local plan up destroy replace bench drills clean
+.PHONY: help venv test lint fmt serve local plan up destroy replace bench drills lock clean
 
 help:
 	@echo "make test    create .venv, install requirements.txt, run lint, types and the whole suite"
@@ -20,6 +20,7 @@ help:
 	@echo "make replace a new box from the newest AL2023 AMI: final backup, replace, restore (asks first)"
 	@echo "make drills run the failure drills against the local box and print their tables"
 	@echo "make bench   run the benchmarks in bench/ and print their tables"
+	@echo "make lock    regenerate service/requirements.lock (pip-tools, hashes) from requirements.txt"
 
 venv: $(STAMP)
 
@@ -71,6 +72,15 @@ bench: venv
 # Failure drills against the local box; each prints a table (none is a pass/fail test).
 drills: venv
 	$(PY) -m bench.drills
+
+# The box's hash-locked requirements, by pip-tools in a throwaway venv (never in .venv); the
+# release vendors a wheel for each pin (infra/wheels.py). Commit the result.
+LOCK_VENV := var/pip-tools
+lock:
+	@test -x $(LOCK_VENV)/bin/pip-compile || \
+	  ($(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet pip-tools)
+	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	  --no-emit-index-url --output-file service/requirements.lock service/requirements.txt
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -11,15 +11,18 @@ import pulumi
 from infra import config, costs, sources, userdata
 from infra.alarm_specs import alarm_metric_count, instance_alarms
 from infra.bucket import BackupBucket, BackupBucketArgs
+from infra.logs import Logs, LogsArgs
 from infra.monitoring import Monitoring, MonitoringArgs
 from infra.network import Network, NetworkArgs
 from infra.release import ReleaseArgs, ServiceRelease
 from infra.server import ROOT_VOLUME_GB, Server, ServerArgs
+from infra.settings import BoxSettings, SettingsArgs
 from infra.tags import tags
+from service.contract import metrics_namespace, release_parameter, settings_parameter
 
 settings = config.load()
 stack = pulumi.get_stack()
-namespace = userdata.metrics_namespace(stack)
+namespace = metrics_namespace(stack)
 
 network = Network(
     "onebox-network",
@@ -30,33 +33,35 @@ network = Network(
 bucket = BackupBucket(
     "onebox-backups", BackupBucketArgs(settings.backup_retention_days, tags(stack, "backups"))
 )
+logs = Logs("onebox-logs", LogsArgs(stack, settings.log_retention_days, tags(stack, "logs")))
 release = ServiceRelease(
     "onebox-release",
     ReleaseArgs(
         sources.build_release(),
         bucket.bucket_name,
-        userdata.release_parameter(stack),
+        release_parameter(stack),
         tags(stack, "release"),
     ),
 )
 
 
+def box_settings(bucket_name: str) -> str:
+    """The env file's text: service settings, which reach the box with no replacement."""
+    return userdata.settings(userdata.box_environment(settings, stack, bucket_name))
+
+
 def user_data(bucket_name: str) -> str:
-    """The box's gzipped, base64 cloud-init, rendered from service/deploy/ and the env contract."""
-    box = userdata.BoxEnvironment(
-        stack=stack,
-        region=settings.region,
-        bucket=bucket_name,
-        restore_bucket=settings.restore_from_bucket,
-        backup_keep=settings.backup_keep,
-        backup_retention_days=settings.backup_retention_days,
-        http_port=settings.http_port,
-    )
-    installer = userdata.INSTALLER_SOURCE.read_text()
-    text = userdata.render(
-        sources.deploy_files(), userdata.environment(box), installer, settings.http_port
-    )
-    return userdata.encode(text)
+    """The bootstrap cloud-config: stack facts only, so a setting never replaces the box."""
+    facts = userdata.box_facts(settings, stack, bucket_name, sources.base_digest())
+    return userdata.render(facts)
+
+
+box_config = BoxSettings(
+    "onebox-settings",
+    SettingsArgs(
+        bucket.bucket_name.apply(box_settings), settings_parameter(stack), tags(stack, "settings")
+    ),
+)
 
 
 server = None
@@ -67,12 +72,14 @@ if settings.running:  # running=false: no instance, no address; bucket, topic, b
             instance_type=settings.instance_type,
             ami_id=settings.ami_id,
             security_group_id=network.security_group_id,
-            user_data_base64=bucket.bucket_name.apply(user_data),
+            user_data=bucket.bucket_name.apply(user_data),
             bucket_arn=bucket.bucket_arn,
             release_parameter_arn=release.parameter_arn,
             metrics_namespace=namespace,
             restore_bucket=settings.restore_from_bucket,
-            boot_after=[release, network],  # network: the egress the final backup needs
+            log_group_arn=logs.group_arn,
+            # release, settings: what the bootstrap reads; network: the final backup's egress
+            boot_after=[release, box_config, network, logs],
             tags=tags(stack, "server"),
         ),
     )
@@ -94,6 +101,7 @@ usage = costs.Usage(
     running=settings.running,
     root_volume_gb=ROOT_VOLUME_GB,
     alarm_metrics=alarm_metric_count(instance_alarms(namespace)) if server else 0,
+    log_retention_days=settings.log_retention_days,
 )
 breakdown = costs.breakdown(usage, settings.free_tier)
 port = "" if settings.http_port == 80 else f":{settings.http_port}"
@@ -108,6 +116,7 @@ pulumi.export("metrics_url", base.apply(lambda url: f"{url}/api/metrics") if bas
 pulumi.export("public_ip", server.public_ip if server else None)
 pulumi.export("instance_id", server.instance_id if server else None)
 pulumi.export("backup_bucket", bucket.bucket_name)
+pulumi.export("log_group", logs.group_name)
 pulumi.export("release_version", release.version)
 pulumi.export("alarm_topic_arn", monitoring.topic_arn)
 pulumi.export("alerts", settings.alerts)  # who hears the alarms; says so when no one does

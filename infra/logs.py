@@ -12,12 +12,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-LOG_GROUP_PREFIX = "/onebox"
-
-
-def log_group_name(stack: str) -> str:
-    """The stack's log group (the box reads it as APP_LOG_GROUP)."""
-    return f"{LOG_GROUP_PREFIX}/{stack}"
+from service.contract import log_group
 
 
 @dataclass(frozen=True)
@@ -41,7 +36,7 @@ class Logs(pulumi.ComponentResource):
         super().__init__("onebox:logs:Logs", name, None, opts)
         group = aws.cloudwatch.LogGroup(
             f"{name}-group",
-            name=log_group_name(args.stack),
+            name=log_group(args.stack),
             retention_in_days=args.retention_days,
             tags=args.tags,
             opts=pulumi.ResourceOptions(

@@ -8,13 +8,14 @@ stack: it is NOT `pulumi preview`.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
+import re
 import sys
 from typing import Any
 
 from infra import config, costs, userdata
 from infra.mocks import Declared, Run, run_program, stack_values
+from service.contract import BOX_BASE
 
 # The inputs worth reading per resource type (camelCase, as declared).
 KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
@@ -66,12 +67,48 @@ def cost_table(breakdown: dict[str, float], total: float, free_tier: str) -> lis
 
 
 def user_data_size(run: Run) -> list[str]:
-    """How close the box's user-data is to EC2's 16 KB limit (nothing when paused)."""
+    """How close the box's user-data is to its 4 KB limit (nothing when paused)."""
     instances = run.of_type("aws:ec2/instance:Instance")
     if not instances:
         return ["User-data: none (running=false: no instance)"]
-    size = len(base64.b64decode(instances[0].inputs["userDataBase64"]))
-    return [f"User-data: {size} bytes gzipped (EC2 limit {userdata.USER_DATA_LIMIT})"]
+    size = len(instances[0].inputs["userData"].encode())
+    return [f"User-data: {size} bytes, plain text (limit {userdata.USER_DATA_LIMIT})"]
+
+
+# What a change does to the instance itself, beyond the user-data (EC2's own rules).
+INSTANCE_EFFECTS = {
+    "ami_id": "REPLACES the box (a new launch image; final backup, then restore)",
+    "instance_type": "stops and starts the box in place (same disk, same data)",
+    "running": "removes or creates the box (final backup / restore)",
+}
+
+
+def _field(key: str) -> str:
+    """The StackConfig field of a config key (httpPort -> http_port, aws:region -> region)."""
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", key.rsplit(":", 1)[-1]).lower()
+
+
+def effect(key: str) -> str:
+    """What changing one config key does to the running box."""
+    field = _field(key)
+    if field in userdata.FACT_FIELDS:
+        return "REPLACES the box (the key is in the user-data)"
+    if field in INSTANCE_EFFECTS:
+        return INSTANCE_EFFECTS[field]
+    if field in userdata.SETTING_FIELDS:
+        return "no replacement: the settings parameter; the agent rewrites the env file"
+    return "no replacement: nothing on the box reads it"
+
+
+def replacements() -> list[str]:
+    """Per config key, whether a change replaces the box (from what the user-data holds)."""
+    lines = ["What a config change does to the box:"]
+    lines += [f"  {key:<22} {effect(key)}" for key in config.KEYS]
+    lines.append(
+        f"  and a change to {', '.join(BOX_BASE)} REPLACES the box (their digest is in the "
+        "user-data); other code is deployed by the agent"
+    )
+    return lines
 
 
 def alerts_and_budget(run: Run) -> list[str]:
@@ -96,7 +133,7 @@ def report(run: Run, stack: str, free_tier: str) -> list[str]:
         for name, value in run.outputs.items()
         if name not in ("cost_breakdown", "monthly_cost_usd", "alerts")
     ]
-    lines += ["", *user_data_size(run), *alerts_and_budget(run)]
+    lines += ["", *user_data_size(run), *alerts_and_budget(run), "", *replacements()]
     lines.append("")
     lines += cost_table(run.outputs["cost_breakdown"], run.outputs["monthly_cost_usd"], free_tier)
     return lines

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 
 import pulumi
@@ -37,7 +36,9 @@ class ServiceRelease(pulumi.ComponentResource):
             f"{name}-archive",
             bucket=args.bucket_name,
             key=release.key,
-            content_base64=base64.b64encode(release.archive).decode(),
+            # By path, not inline: the archive (wheels included) is about 19 MB, and Pulumi
+            # keeps an asset's hash in its state, not its bytes.
+            source=pulumi.FileAsset(str(release.saved())),
             content_type="application/gzip",
             server_side_encryption="AES256",
             tags=args.tags,

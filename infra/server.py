@@ -22,7 +22,7 @@ class ServerArgs:
     instance_type: str
     ami_id: str | None  # None: the newest AL2023 AMI (from the SSM public parameter)
     security_group_id: pulumi.Input[str]
-    user_data_base64: pulumi.Input[str]
+    user_data: pulumi.Input[str]  # plain-text cloud-config (infra.userdata.render)
     bucket_arn: pulumi.Input[str]
     release_parameter_arn: pulumi.Input[str]
     metrics_namespace: str
@@ -132,8 +132,9 @@ class Server(pulumi.ComponentResource):
             instance_type=args.instance_type,
             iam_instance_profile=profile.name,
             vpc_security_group_ids=[args.security_group_id],
-            user_data_base64=args.user_data_base64,
-            # New user-data means new units or settings: a fresh box, in the order above.
+            user_data=args.user_data,
+            # The user-data holds stack facts only (bucket, parameters, port, region): a change
+            # of those needs a fresh box, in the order above. Settings and code never touch it.
             user_data_replace_on_change=True,
             metadata_options={
                 "http_endpoint": "enabled",

@@ -1,15 +1,20 @@
-"""The box's cloud-init user-data, rendered from the service's own files (pure: no pulumi).
+"""The box's two texts, rendered from plain values (pure: no pulumi).
 
-The document is a dict dumped with `yaml.safe_dump`; it holds no secret (the box gets AWS
-access from its instance role). It is gzip-compressed (cloud-init unpacks gzip user-data) and
-must stay under EC2's 16 KB limit on the raw bytes.
+- The user-data: a bootstrap cloud-config that writes the stack's facts (stack, region,
+  bucket, the release and settings parameter names, the HTTP port, and the digest of what a
+  running box cannot take from a release: units, installer parts, packages), the bootstrap
+  script and its unit, and starts it. It holds no service file and no service setting, so only
+  a change of those facts replaces the box. Plain text, at most 4 KB: no gzip, whose bytes differ
+  between zlib builds, so every machine renders the same bytes.
+- The settings: the env file (contract.ENV_FILE) the box's processes read, published as the
+  settings parameter; the installer writes it at first boot and the deploy agent rewrites it
+  when it changes, with no replacement.
+
+Neither holds a secret (the box gets AWS access from its instance role).
 """
 
 from __future__ import annotations
 
-import base64
-import gzip
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,20 +22,41 @@ from typing import Any
 
 import yaml
 
+from infra.config import StackConfig
 from service.contract import (
     BACKUP_PREFIX,
-    ENV_FILE,
-    SOCKET_UNIT,
+    BOOTSTRAP_ENV_FILE,
+    BOOTSTRAP_UNIT,
     SYSTEMD_DIR,
+    env_file_text,
+    log_group,
     metrics_namespace,
     release_parameter,
+    settings_parameter,
 )
 
-USER_DATA_LIMIT = 16 * 1024
-INSTALLER = "/usr/local/sbin/onebox-install-release"
-INSTALLER_SOURCE = Path(__file__).resolve().parent / "files" / "install-release.sh"
-_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
-_ENV_VALUE = re.compile(r"^[A-Za-z0-9_./:@+=,-]*$")
+USER_DATA_LIMIT = 4 * 1024  # ours, well under EC2's 16 KB: the bootstrap must stay small
+FILES = Path(__file__).resolve().parent / "files"
+BOOTSTRAP_SOURCE = FILES / "bootstrap.sh"
+BOOTSTRAP_UNIT_SOURCE = FILES / BOOTSTRAP_UNIT
+BOOTSTRAP = "/usr/local/sbin/onebox-bootstrap"
+
+# The StackConfig fields each text is made of (a test holds these exact by changing each field):
+# a change of a FACT_FIELDS value replaces the box; of a SETTING_FIELDS value, it does not.
+FACT_FIELDS = ("region", "http_port")
+SETTING_FIELDS = ("region", "http_port", "restore_from_bucket", "backup_keep",
+                  "backup_retention_days", "maintenance_window")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BoxFacts:
+    """What the user-data carries: facts of the stack that no service setting changes."""
+
+    stack: str
+    region: str
+    bucket: str
+    http_port: int
+    base: str  # infra.sources.base_digest: the units, installer parts and packages
 
 
 @dataclass(frozen=True)
@@ -44,10 +70,33 @@ class BoxEnvironment:
     backup_keep: int
     backup_retention_days: int
     http_port: int
+    maintenance_window: str = "Sun *-*-* 03:00:00"
+
+
+def box_facts(config: StackConfig, stack: str, bucket: str, base: str) -> BoxFacts:
+    """The user-data's facts from the stack's config (FACT_FIELDS only) and the base digest."""
+    return BoxFacts(
+        stack=stack, region=config.region, bucket=bucket, http_port=config.http_port, base=base
+    )
+
+
+def box_environment(config: StackConfig, stack: str, bucket: str) -> BoxEnvironment:
+    """The env file's values from the stack's config (SETTING_FIELDS only)."""
+    return BoxEnvironment(
+        stack=stack,
+        region=config.region,
+        bucket=bucket,
+        restore_bucket=config.restore_from_bucket,
+        backup_keep=config.backup_keep,
+        backup_retention_days=config.backup_retention_days,
+        http_port=config.http_port,
+        maintenance_window=config.maintenance_window,
+    )
 
 
 def environment(box: BoxEnvironment) -> dict[str, str]:
-    """The env file's APP_* values (contract.ENV_FILE); the release installer adds APP_VERSION."""
+    """The env file's APP_* values (contract.ENV_FILE); gunicorn adds APP_VERSION from the
+    release's VERSION file."""
     return {
         "APP_ENV": "production",
         "APP_BACKUP_BUCKET": box.bucket,
@@ -58,40 +107,35 @@ def environment(box: BoxEnvironment) -> dict[str, str]:
         "APP_METRICS_NAMESPACE": metrics_namespace(box.stack),
         "APP_METRICS_URL": f"http://127.0.0.1:{box.http_port}/metrics",
         "APP_RELEASE_PARAMETER": release_parameter(box.stack),
+        "APP_SETTINGS_PARAMETER": settings_parameter(box.stack),
+        "APP_LOG_GROUP": log_group(box.stack),
+        "APP_MAINTENANCE_WINDOW": box.maintenance_window,
         "AWS_REGION": box.region,
     }
 
 
 def env_file(values: Mapping[str, str]) -> str:
-    """systemd EnvironmentFile text; refuses names or values that would need quoting."""
-    lines = []
-    for name, value in values.items():
-        if not _ENV_NAME.fullmatch(name):
-            raise ValueError(f"environment: {name!r} is not a valid variable name")
-        if not _ENV_VALUE.fullmatch(value):
-            raise ValueError(f"environment: {name}={value!r} has characters that need quoting")
-        lines.append(f"{name}={value}")
-    return "\n".join(lines) + "\n"
+    """The env file's text (the contract's format); refuses what the format cannot carry."""
+    return env_file_text(dict(values))
 
 
-def units_to_enable(units: Mapping[str, str]) -> list[str]:
-    """Sockets, timers and plain services that have an [Install] section, in name order."""
-    chosen = []
-    for name, text in sorted(units.items()):
-        kind = name.rsplit(".", 1)[-1]
-        templated = "@" in name
-        wanted = kind in ("socket", "timer") or (kind == "service" and not templated)
-        if wanted and "[Install]" in text:
-            chosen.append(name)
-    return chosen
+def settings(box: BoxEnvironment) -> str:
+    """The settings parameter's value: the env file's text."""
+    return env_file(environment(box))
 
 
-def socket_drop_in(http_port: int) -> str | None:
-    """A drop-in moving onebox.socket off port 80, or None when 80 is wanted."""
-    if http_port == 80:
-        return None
-    # An empty ListenStream= clears the unit's list before the new port is added.
-    return f"[Socket]\nListenStream=\nListenStream={http_port}\n"
+def bootstrap_environment(facts: BoxFacts) -> dict[str, str]:
+    """The bootstrap's environment (contract.BOOTSTRAP_ENV_FILE), also the installer's."""
+    return {
+        "ONEBOX_STACK": facts.stack,
+        "AWS_REGION": facts.region,
+        "ONEBOX_BUCKET": facts.bucket,
+        "ONEBOX_RELEASE_PARAMETER": release_parameter(facts.stack),
+        "ONEBOX_SETTINGS_PARAMETER": settings_parameter(facts.stack),
+        "ONEBOX_HTTP_PORT": str(facts.http_port),
+        # Read by nothing: here so a change of units, parts or packages replaces the box.
+        "ONEBOX_BASE": facts.base,
+    }
 
 
 class _BlockDumper(yaml.SafeDumper):
@@ -110,43 +154,28 @@ def _file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
     return {"path": path, "content": content, "owner": "root:root", "permissions": permissions}
 
 
-def cloud_config(
-    units: Mapping[str, str], env: Mapping[str, str], installer: str, http_port: int
-) -> dict[str, Any]:
-    """The cloud-config document as a dict: user, packages, files, then start the units."""
-    files = [_file(ENV_FILE, env_file(env)), _file(INSTALLER, installer, "0755")]
-    files += [_file(f"{SYSTEMD_DIR}/{name}", text) for name, text in sorted(units.items())]
-    drop_in = socket_drop_in(http_port)
-    if drop_in is not None:
-        files.append(_file(f"{SYSTEMD_DIR}/{SOCKET_UNIT}.d/port.conf", drop_in))
-    enable = units_to_enable(units)
+def cloud_config(facts: BoxFacts, script: str, unit: str) -> dict[str, Any]:
+    """The cloud-config document: the facts, the bootstrap and its unit, then start it."""
     return {
-        "users": [
-            "default",
-            {"name": "onebox", "system": True, "shell": "/sbin/nologin", "no_create_home": True},
+        "write_files": [
+            _file(BOOTSTRAP_ENV_FILE, env_file(bootstrap_environment(facts))),
+            _file(BOOTSTRAP, script, "0755"),
+            _file(f"{SYSTEMD_DIR}/{BOOTSTRAP_UNIT}", unit),
         ],
-        # AL2023's python3 is 3.9; the service needs 3.11.
-        "packages": ["python3.11", "python3.11-pip"],
-        "write_files": files,
         "runcmd": [
-            [INSTALLER],
             ["systemctl", "daemon-reload"],
-            # One transaction, so the units' own ordering holds (restore before the service).
-            ["systemctl", "enable", "--now", *enable],
+            # Enabled, so a reboot before the install finished resumes it; --no-block, so
+            # cloud-init finishes while the unit retries.
+            ["systemctl", "enable", "--now", "--no-block", BOOTSTRAP_UNIT],
         ],
     }
 
 
-def render(units: Mapping[str, str], env: Mapping[str, str], installer: str, http_port: int) -> str:
-    """The user-data text: '#cloud-config' and the YAML document."""
-    document = cloud_config(units, env, installer, http_port)
-    document_text = yaml.dump(document, Dumper=_BlockDumper, sort_keys=False, width=1000)
-    return "#cloud-config\n" + document_text
-
-
-def encode(text: str) -> str:
-    """gzip + base64 of the user-data (deterministic), refusing anything over the 16 KB limit."""
-    packed = gzip.compress(text.encode(), compresslevel=9, mtime=0)
-    if len(packed) > USER_DATA_LIMIT:
-        raise ValueError(f"user-data: {len(packed)} bytes gzipped is over {USER_DATA_LIMIT}")
-    return base64.b64encode(packed).decode()
+def render(facts: BoxFacts) -> str:
+    """The user-data text, '#cloud-config' and the YAML document; refuses more than 4 KB."""
+    document = cloud_config(facts, BOOTSTRAP_SOURCE.read_text(), BOOTSTRAP_UNIT_SOURCE.read_text())
+    text = "#cloud-config\n" + yaml.dump(document, Dumper=_BlockDumper, sort_keys=False, width=1000)
+    size = len(text.encode())
+    if size > USER_DATA_LIMIT:
+        raise ValueError(f"user-data: {size} bytes is over {USER_DATA_LIMIT}")
+    return text

@@ -115,7 +115,7 @@ class Box:
         (run / "localbox.pid").write_text(f"{os.getpid()}\n")
         env = self.environment(self.roles.backup, endpoint)
         wanted = {k: v for k, v in env.items() if k.startswith(("APP_", "AWS_"))}
-        (run / "localbox.env").write_text("".join(f"{k}={v}\n" for k, v in wanted.items()))
+        (run / "localbox.env").write_text(env_file(wanted))
 
     def environment(self, unit: Unit, endpoint: str) -> dict[str, str]:
         """The process environment: ours less APP_*, then the unit's, then its env file."""

@@ -8,184 +8,138 @@ message that names the variable and the value, instead of failing on the first r
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-from service.contract import BACKUP_PREFIX, BOX_ROOT, metrics_namespace
+from service.contract import (
+    BACKUP_PREFIX,
+    BOX_ROOT,
+    ENV_FILE,
+    PUBLISH_UNIT,
+    WEB_UNIT,
+    metrics_namespace,
+)
+from service.values import (
+    ConfigError,
+    Setting,
+    command,
+    csv,
+    environment,
+    keep,
+    percent,
+    positive_int,
+    positive_number,
+    text,
+)
 
-ENVIRONMENTS = ("production", "development", "test")
-
-
-class ConfigError(ValueError):
-    """A setting in the environment is malformed; the message names it and its value."""
-
-
-def _positive_int(raw: str) -> int:
-    value = int(raw)
-    if value <= 0:
-        raise ValueError("must be a positive whole number")
-    return value
-
-
-def _positive_number(raw: str) -> float:
-    value = float(raw)
-    if not value > 0:
-        raise ValueError("must be a positive number")
-    return value
-
-
-def _keep(raw: str) -> int:
-    value = int(raw)
-    if value < 2:
-        raise ValueError("must be a whole number of at least 2 (the current and the previous)")
-    return value
-
-
-def _command(raw: str) -> tuple[str, ...]:
-    argv = tuple(shlex.split(raw))
-    if not argv:
-        raise ValueError("must name a command")
-    return argv
-
-
-def _percent(raw: str) -> float:
-    value = float(raw)
-    if not 0 < value <= 100:
-        raise ValueError("must be a percentage in (0, 100]")
-    return value
-
-
-def _environment(raw: str) -> str:
-    if raw not in ENVIRONMENTS:
-        raise ValueError(f"must be one of {', '.join(ENVIRONMENTS)}")
-    return raw
-
-
-def _csv(raw: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
-
-
-def _text(raw: str) -> str:
-    return raw.strip()
-
-
-@dataclass(frozen=True)
-class Setting:
-    env: str
-    key: str
-    default: str
-    parse: Callable[[str], Any]
-    doc: str
-
+__all__ = ["SETTINGS", "ConfigError", "Setting", "defaults", "from_environ"]
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("APP_DATABASE", "DATABASE", "var/onebox.db", _text, "SQLite database file (WAL mode)"),
-    Setting("APP_ENV", "ENV", "production", _environment, "production, development or test"),
+    Setting("APP_DATABASE", "DATABASE", "var/onebox.db", text, "SQLite database file (WAL mode)"),
+    Setting("APP_ENV", "ENV", "production", environment, "production, development or test"),
     Setting(
         "APP_SLOW_REQUEST_MS",
         "SLOW_REQUEST_MS",
         "1000",
-        _positive_int,
+        positive_int,
         "a request at least this slow is logged with isSlowRequest=true",
     ),
     Setting(
         "APP_USER_LIMIT",
         "USER_LIMIT",
         "10",
-        _positive_int,
+        positive_int,
         "users the box is sized for; /api/metrics reports capacity used against it",
     ),
     Setting(
         "APP_API_TOKEN",
         "API_TOKEN",
         "",
-        _text,
+        text,
         "when set, writes need 'Authorization: Bearer <token>'",
     ),
     Setting(
         "APP_CORS_ORIGINS",
         "CORS_ORIGINS",
         "",
-        _csv,
+        csv,
         "comma-separated origins allowed by CORS ('*' for any); empty: no CORS headers",
     ),
     Setting(
         "APP_SLO_P95_MS",
         "SLO_P95_MS",
         "1000",
-        _positive_int,
+        positive_int,
         "latency objective: p95 of all requests below this many milliseconds",
     ),
     Setting(
         "APP_SLO_ERROR_RATE_PCT",
         "SLO_ERROR_RATE_PCT",
         "1",
-        _percent,
+        percent,
         "error objective: share of 5xx responses below this percentage",
     ),
     Setting(
         "APP_MAX_BODY_BYTES",
         "MAX_CONTENT_LENGTH",
         "4096",
-        _positive_int,
+        positive_int,
         "largest request body accepted; larger ones get 413",
     ),
     Setting(
         "APP_DB_BUSY_TIMEOUT_MS",
         "DB_BUSY_TIMEOUT_MS",
         "5000",
-        _positive_int,
+        positive_int,
         "how long a write waits for the SQLite write lock before a 503",
     ),
     Setting(
         "APP_VERSION",
         "VERSION",
         "dev",
-        _text,
+        text,
         "release identifier reported by /api/health (set by the deploy)",
     ),
     Setting(
         "APP_BACKUP_BUCKET",
         "BACKUP_BUCKET",
         "",
-        _text,
+        text,
         "S3 bucket for database backups (written by the infra); empty: backups are off",
     ),
     Setting(
         "APP_BACKUP_PREFIX",
         "BACKUP_PREFIX",
         BACKUP_PREFIX,
-        _text,
+        text,
         "key prefix of the backups in the bucket",
     ),
     Setting(
         "APP_BACKUP_KEEP",
         "BACKUP_KEEP",
         "7",
-        _positive_int,
+        positive_int,
         "retention: the newest N backups are kept whatever their age",
     ),
     Setting(
         "APP_BACKUP_RETENTION_DAYS",
         "BACKUP_RETENTION_DAYS",
         "7",
-        _positive_int,
+        positive_int,
         "retention: every backup younger than this many days is kept",
     ),
     Setting(
         "APP_BACKUP_STATE",
         "BACKUP_STATE",
         "",
-        _text,
+        text,
         "JSON file the backup writes on success; empty: backup-state.json beside APP_DATABASE",
     ),
     Setting(
         "APP_BACKUP_TEXTFILE",
         "BACKUP_TEXTFILE",
         "",
-        _text,
+        text,
         "node_exporter textfile-collector file the backup job writes "
         "onebox_backup_last_success_timestamp_seconds to; empty: not written",
     ),
@@ -193,70 +147,70 @@ SETTINGS: tuple[Setting, ...] = (
         "APP_RESTORE_BUCKET",
         "RESTORE_BUCKET",
         "",
-        _text,
+        text,
         "bucket a first-boot restore falls back to while APP_BACKUP_BUCKET has no backup",
     ),
     Setting(
         "APP_METRICS_NAMESPACE",
         "METRICS_NAMESPACE",
         metrics_namespace("local"),
-        _text,
+        text,
         "CloudWatch namespace the publisher writes to (Onebox/<stack>)",
     ),
     Setting(
         "APP_METRICS_URL",
         "METRICS_URL",
         "http://127.0.0.1:8000/metrics",
-        _text,
+        text,
         "the service's Prometheus endpoint the publisher scrapes",
     ),
     Setting(
         "APP_METRICS_INTERVAL",
         "METRICS_INTERVAL",
         "60",
-        _positive_int,
+        positive_int,
         "seconds between two PutMetricData calls of the publisher",
     ),
     Setting(
         "APP_INSTANCE_ID",
         "INSTANCE_ID",
         "",
-        _text,
+        text,
         "metric dimension InstanceId; empty: asked from the instance metadata service",
     ),
     Setting(
         "APP_IMDS_URL",
         "IMDS_URL",
         "http://169.254.169.254",
-        _text,
+        text,
         "instance metadata service (IMDSv2) the publisher asks for the instance id",
     ),
     Setting(
         "APP_RELEASE_PARAMETER",
         "RELEASE_PARAMETER",
         "",
-        _text,
+        text,
         "SSM parameter holding the release pointer the deploy agent follows (agent: required)",
     ),
     Setting(
         "APP_RELEASES_ROOT",
         "RELEASES_ROOT",
         BOX_ROOT,
-        _text,
+        text,
         "directory holding releases/ and the `current` symlink the deploy agent switches",
     ),
     Setting(
         "APP_AGENT_URL",
         "AGENT_URL",
         "",
-        _text,
+        text,
         "where the deploy agent checks the service; empty: the origin of APP_METRICS_URL",
     ),
     Setting(
         "APP_AGENT_RELOAD_COMMAND",
         "AGENT_RELOAD_COMMAND",
         "touch /run/onebox-agent/reload",
-        _command,
+        command,
         "how the deploy agent asks for a graceful reload of the web service "
         "(onebox-reload.path turns the touch into a HUP to gunicorn)",
     ),
@@ -264,21 +218,21 @@ SETTINGS: tuple[Setting, ...] = (
         "APP_AGENT_CHECK_SECONDS",
         "AGENT_CHECK_SECONDS",
         "60",
-        _positive_number,
+        positive_number,
         "how long a new release has to become ready and report its version",
     ),
     Setting(
         "APP_AGENT_KEEP",
         "AGENT_KEEP",
         "5",
-        _keep,
+        keep,
         "installed releases the deploy agent keeps on disk, current and previous included",
     ),
     Setting(
         "APP_MAINTENANCE_WINDOW",
         "MAINTENANCE_WINDOW",
         "Sun *-*-* 03:00:00",
-        _text,
+        text,
         "systemd calendar spec (UTC) starting the weekly patch run; a reboot the patch needs "
         "happens only in the hour that follows",
     ),
@@ -286,9 +240,32 @@ SETTINGS: tuple[Setting, ...] = (
         "APP_LOG_GROUP",
         "LOG_GROUP",
         "",
-        _text,
+        text,
         "CloudWatch Logs group the box's journald lines are shipped to (/onebox/<stack>); "
         "empty: not shipped",
+    ),
+    Setting(
+        "APP_SETTINGS_PARAMETER",
+        "SETTINGS_PARAMETER",
+        "",
+        text,
+        "SSM parameter holding the env file's text; the deploy agent rewrites the env file "
+        "when it changes (empty: it does not)",
+    ),
+    Setting(
+        "APP_AGENT_ENV_FILE",
+        "AGENT_ENV_FILE",
+        ENV_FILE,
+        text,
+        "the env file the deploy agent keeps equal to APP_SETTINGS_PARAMETER",
+    ),
+    Setting(
+        "APP_AGENT_RESTART_COMMAND",
+        "AGENT_RESTART_COMMAND",
+        f"systemctl try-restart {WEB_UNIT} {PUBLISH_UNIT}",
+        command,
+        "what the deploy agent runs after it rewrote the env file, so the long-running "
+        "processes read it (a HUP keeps gunicorn's old environment)",
     ),
 )
 

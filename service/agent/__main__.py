@@ -1,7 +1,9 @@
-"""`python -m service.agent [--force]`: deploy the published release if it is new.
+"""`python -m service.agent [--force]`: apply the published settings, then deploy the
+published release if it is new.
 
 Exit codes: 0 deployed or nothing to do, 1 failed (rolled back when a previous release was
-live), 2 usage or configuration error. Only one run at a time (a lock file in the root).
+live; or the settings could not be applied), 2 usage or configuration error. Only one run at a
+time (a lock file in the root). A settings failure does not stop the deploy step.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from service import config
 from service.agent import source
 from service.agent.deploy import FAILED, OK, Deployer
+from service.agent.envfile import SettingsSync
 from service.agent.settings import AgentSettings
 from service.contract import ReleaseError
 from service.logs import configure, log_event
@@ -51,8 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             log_event("agent_busy", message="another run holds the lock")
             return OK
         ssm, s3 = source.clients()
+        applied = apply_settings(settings, ssm)
         try:
-            return Deployer(settings, ssm, s3).run(force=args.force)
+            return max(Deployer(settings, ssm, s3).run(force=args.force), applied)
         except (
             ReleaseError,
             ClientError,
@@ -67,6 +71,33 @@ def main(argv: Sequence[str] | None = None) -> int:
                 errorMessage=str(exc),
             )
             return FAILED
+
+
+def apply_settings(settings: AgentSettings, ssm: object) -> int:
+    """The settings step (service.agent.envfile); OK when there is none to apply."""
+    if not settings.settings_parameter:
+        return OK
+    sync = SettingsSync(
+        ssm, settings.settings_parameter, settings.env_file, settings.restart_command
+    )
+    try:
+        sync.run()
+    except (
+        config.ConfigError,
+        ClientError,
+        BotoCoreError,
+        subprocess.SubprocessError,
+        OSError,
+    ) as exc:
+        log_event(
+            "settings_failed",
+            level=logging.ERROR,
+            parameter=settings.settings_parameter,
+            error=type(exc).__name__,
+            errorMessage=str(exc),
+        )
+        return FAILED
+    return OK
 
 
 if __name__ == "__main__":

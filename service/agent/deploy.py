@@ -20,11 +20,22 @@ from service.agent import probe, source
 from service.agent.layout import Layout
 from service.agent.release import extract
 from service.agent.settings import AgentSettings
-from service.contract import ReleaseError, ReleasePointer
+from service.contract import BOX_BASE, ReleaseError, ReleasePointer
 from service.logs import log_event
 
 OK, FAILED = 0, 1
-REQUIREMENTS = Path("service") / "requirements.txt"
+
+
+def base_files(release: Path) -> dict[str, bytes]:
+    """The release's contract.BOX_BASE files by relative path: units, parts, requirements."""
+    found: dict[str, bytes] = {}
+    for base in BOX_BASE:
+        path = release / base
+        files = [path] if path.is_file() else sorted(path.rglob("*")) if path.is_dir() else []
+        for file in files:
+            if file.is_file():
+                found[file.relative_to(release).as_posix()] = file.read_bytes()
+    return found
 
 
 @dataclass
@@ -87,15 +98,19 @@ class Deployer:
         )
 
     def check_requirements(self, version: str, running: str | None) -> None:
-        """Refuse a release whose requirements differ: a HUP cannot change the interpreter's
-        packages (the master keeps its imports), so that change needs a new instance."""
-        new = (self.layout.path_of(version) / REQUIREMENTS).read_bytes()
-        old = b"" if running is None else (self.layout.path_of(running) / REQUIREMENTS).read_bytes()
-        if running is not None and new != old:
-            raise ReleaseError(
-                f"release {version}: service/requirements.txt differs from the "
-                f"running {running}; replace the instance to change packages"
-            )
+        """Refuse a release whose requirements, units or installer parts differ: a HUP cannot
+        change the interpreter's packages (the master keeps its imports), and the units were
+        placed by root at first boot. That change needs a new instance (`make up` replaces it:
+        the user-data carries their digest)."""
+        if running is not None:
+            new = base_files(self.layout.path_of(version))
+            old = base_files(self.layout.path_of(running))
+            for name in sorted(new.keys() | old.keys()):
+                if new.get(name) != old.get(name):
+                    raise ReleaseError(
+                        f"release {version}: {name} differs from the running {running}; "
+                        "replace the instance to change packages, units or installer parts"
+                    )
         log_event("requirements_unchanged", version=version)
 
     def preflight(self, version: str) -> None:

@@ -1,8 +1,9 @@
 """How to unpack a published release safely.
 
 The stack publishes a `service.contract.ReleasePointer` (read with `ReleasePointer.from_json`);
-the archive it names holds the repository's `service/` directory (members `service/...`).
-Everything here is plain: no AWS, no processes.
+the archive it names holds the repository's `service/` directory (members `service/...`) and
+the wheels its lock pins (members `wheels/<file>.whl`). Everything here is plain: no AWS, no
+processes.
 """
 
 from __future__ import annotations
@@ -13,13 +14,25 @@ from pathlib import Path
 from service.contract import ReleaseError
 
 CHUNK = 1024 * 1024
-# The service is a few hundred KB; anything far larger is not one of our archives.
+# The service is a few hundred KB and its wheels about 19 MB; anything far larger is not ours.
 MAX_UNPACKED_BYTES = 64 * 1024 * 1024
 MAX_MEMBERS = 2000
 
 
+def _allowed(name: str) -> bool:
+    """`service/...`, the `wheels` directory, or a wheel file directly inside it."""
+    parts = Path(name).parts
+    if not parts:
+        return False
+    if parts[0] == "service":
+        return True
+    return parts == ("wheels",) or (
+        len(parts) == 2 and parts[0] == "wheels" and parts[1].endswith(".whl")
+    )
+
+
 def _check_members(tar: tarfile.TarFile) -> None:
-    """Refuse archives that are not a plain `service/` tree of bounded size."""
+    """Refuse archives that are not a plain `service/` tree (and wheels) of bounded size."""
     members = tar.getmembers()
     if len(members) > MAX_MEMBERS:
         raise ReleaseError(f"archive has {len(members)} members, more than {MAX_MEMBERS}")
@@ -27,9 +40,8 @@ def _check_members(tar: tarfile.TarFile) -> None:
     if total > MAX_UNPACKED_BYTES:
         raise ReleaseError(f"archive unpacks to {total} bytes, more than {MAX_UNPACKED_BYTES}")
     for member in members:
-        top = Path(member.name).parts[0] if member.name else ""
-        if top != "service":
-            raise ReleaseError(f"archive member {member.name!r} is outside service/")
+        if not _allowed(member.name):
+            raise ReleaseError(f"archive member {member.name!r} is outside service/ and wheels/")
         if not (member.isfile() or member.isdir()):
             # Links, devices and fifos have no place in a source tree; refusing them is
             # simpler to reason about than deciding which targets are safe.

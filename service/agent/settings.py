@@ -28,6 +28,9 @@ class AgentSettings:
     reload_command: tuple[str, ...]
     check_seconds: float
     keep: int
+    settings_parameter: str = ""  # empty: the env file is left as it is
+    env_file: Path = Path(ENV_FILE)
+    restart_command: tuple[str, ...] = ()
 
     @staticmethod
     def from_config(values: Mapping[str, Any]) -> AgentSettings:
@@ -41,6 +44,9 @@ class AgentSettings:
             reload_command=tuple(values["AGENT_RELOAD_COMMAND"]),
             check_seconds=float(values["AGENT_CHECK_SECONDS"]),
             keep=int(values["AGENT_KEEP"]),
+            settings_parameter=str(values["SETTINGS_PARAMETER"]),
+            env_file=Path(values["AGENT_ENV_FILE"]),
+            restart_command=tuple(values["AGENT_RESTART_COMMAND"]),
         )
 
 

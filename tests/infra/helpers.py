@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 from typing import Any
 
 import yaml
 
 from infra.mocks import Run
+from service import contract
 
 INSTANCE = "aws:ec2/instance:Instance"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -24,9 +23,9 @@ def instance_inputs(run: Run) -> dict[str, Any]:
 
 
 def user_data_text(run: Run) -> str:
-    """The instance's user-data as cloud-init will read it (un-base64'd, gunzipped)."""
-    packed = base64.b64decode(instance_inputs(run)["userDataBase64"])
-    return gzip.decompress(packed).decode()
+    """The instance's user-data as cloud-init reads it (plain text)."""
+    text: str = instance_inputs(run)["userData"]
+    return text
 
 
 def user_data(run: Run) -> dict[str, Any]:
@@ -42,10 +41,15 @@ def written_files(run: Run) -> dict[str, str]:
     return {entry["path"]: entry["content"] for entry in user_data(run)["write_files"]}
 
 
+def settings_text(run: Run) -> str:
+    """The settings parameter's value: the text of the box's /etc/onebox/onebox.env."""
+    text: str = run.named("onebox-settings-parameter").inputs["value"]
+    return text
+
+
 def env_values(run: Run) -> dict[str, str]:
-    """The /etc/onebox/onebox.env the box gets."""
-    text = written_files(run)["/etc/onebox/onebox.env"]
-    return dict(line.split("=", 1) for line in text.splitlines())
+    """The /etc/onebox/onebox.env the box gets (from the settings parameter)."""
+    return contract.parse_env_file(settings_text(run))
 
 
 def statements(run: Run, name: str, key: str = "policy") -> list[dict[str, Any]]:

@@ -8,8 +8,9 @@ import pulumi
 import pytest
 
 from infra import config, policies
-from infra.logs import Logs, LogsArgs, log_group_name
+from infra.logs import Logs, LogsArgs
 from infra.mocks import ACCOUNT, Declared, OneboxMocks, RecordingMonitor, Run
+from service.contract import log_group
 from tests.infra.helpers import as_list
 
 GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -39,7 +40,7 @@ def test_one_group_per_stack_keeps_events_for_the_configured_days(
     logs = Logs("unit-logs", LogsArgs(stack="unit", retention_days=30))
 
     def check(name: str) -> None:
-        assert name == "/onebox/unit" == log_group_name("unit")
+        assert name == "/onebox/unit" == log_group("unit")
         inputs = _declared(monitor, "unit-logs-group")
         assert inputs["name"] == "/onebox/unit"
         assert inputs["retentionInDays"] == 30

@@ -27,7 +27,8 @@ def test_destroy_keeps_the_bucket_and_every_one_of_its_settings(dev_run: Run) ->
 
 def test_nothing_else_is_retained_so_destroy_really_stops_the_bill(dev_run: Run) -> None:
     retained = {r.type for r in dev_run.resources if r.options.get("retain_on_delete")}
-    assert retained == BUCKET_PARTS
+    # and the log group: a terminated box's last lines (its final backup's) stay readable
+    assert retained == BUCKET_PARTS | {"aws:cloudwatch/logGroup:LogGroup"}
 
 
 def test_the_old_box_is_deleted_before_its_replacement_is_created(dev_run: Run) -> None:
@@ -36,6 +37,8 @@ def test_the_old_box_is_deleted_before_its_replacement_is_created(dev_run: Run) 
 
 
 def test_changed_user_data_replaces_the_box(dev_run: Run) -> None:
+    # The user-data holds stack facts only (tests/infra/test_userdata.py): settings and code
+    # reach the box through the parameters, never through a replacement.
     assert instance_inputs(dev_run)["userDataReplaceOnChange"] is True
 
 
@@ -54,11 +57,12 @@ def test_a_pinned_ami_is_used_as_given_and_changing_it_takes_effect(admin_run: R
     assert "aws:ssm/getParameter:getParameter" not in admin_run.invokes
 
 
-def test_the_box_boots_only_after_its_release_is_uploaded_and_pointed_at(dev_run: Run) -> None:
+def test_the_box_boots_only_after_its_release_and_settings_are_published(dev_run: Run) -> None:
     (instance,) = dev_run.of_type(INSTANCE)
     depends = " ".join(instance.options["depends_on"])
     assert "onebox-release-archive" in depends
     assert "onebox-release-pointer" in depends
+    assert "onebox-settings-parameter" in depends  # the installer writes the env file from it
     pointer = dev_run.named("onebox-release-pointer")
     assert any("onebox-release-archive" in urn for urn in pointer.options["depends_on"])
 
@@ -126,6 +130,8 @@ def test_children_are_parented_and_named_after_their_component(dev_run: Run) -> 
         "onebox:network:Network",
         "onebox:bucket:BackupBucket",
         "onebox:release:ServiceRelease",
+        "onebox:settings:BoxSettings",
+        "onebox:logs:Logs",
         "onebox:server:Server",
         "onebox:monitoring:Monitoring",
     }

@@ -116,5 +116,21 @@ def test_plan_reports_the_user_data_size_against_the_limit(
 ) -> None:
     (line,) = [line for line in plan.stdout.splitlines() if line.startswith("User-data:")]
     size = int(line.split()[1])
-    assert 0 < size < 16384
-    assert line.endswith("(EC2 limit 16384)")
+    assert 0 < size <= 4096
+    assert line.endswith("plain text (limit 4096)")
+
+
+def test_plan_says_which_config_keys_replace_the_box_and_which_do_not(
+    plan: subprocess.CompletedProcess[str],
+) -> None:
+    lines = plan.stdout.splitlines()
+    start = lines.index("What a config change does to the box:") + 1
+    end = lines.index("", start)
+    effects = dict(line.split(None, 1) for line in lines[start : end - 1])
+    assert "service/deploy" in lines[end - 1] and "REPLACES the box" in lines[end - 1]
+    replacing = {key for key, effect in effects.items() if effect.startswith("REPLACES")}
+    assert replacing == {"httpPort", "aws:region", "amiId"}
+    assert effects["backupKeep"].startswith("no replacement: the settings parameter")
+    assert effects["restoreFromBucket"].startswith("no replacement: the settings parameter")
+    assert effects["alertEmail"].startswith("no replacement: nothing on the box reads it")
+    assert effects["instanceType"].startswith("stops and starts the box in place")

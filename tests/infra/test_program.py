@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
+from pathlib import Path
 
-from infra import sources
 from infra.alarm_specs import MAX_ALARMS
 from infra.mocks import Run
 from service import contract
-from tests.infra.helpers import ALARM, INSTANCE, env_values, user_data, written_files
+from tests.infra.helpers import ALARM, INSTANCE, env_values
 
 OUTPUTS = {
     "url", "health_url", "metrics_url", "public_ip", "instance_id", "backup_bucket",
@@ -147,7 +146,7 @@ def test_dashboard_graphs_every_contract_metric(dev_run: Run) -> None:
 
 def test_release_archive_is_uploaded_under_its_hash_and_pointed_at(dev_run: Run) -> None:
     (archive,) = dev_run.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
-    uploaded = base64.b64decode(archive.inputs["contentBase64"])
+    uploaded = Path(archive.inputs["source"].path).read_bytes()  # by path: about 19 MB
     sha256 = hashlib.sha256(uploaded).hexdigest()
     assert archive.inputs["key"] == contract.release_key(sha256) == f"releases/{sha256}.tar.gz"
     assert archive.inputs["serverSideEncryption"] == "AES256"
@@ -172,6 +171,9 @@ def test_the_env_file_carries_the_app_contract(dev_run: Run) -> None:
         "APP_METRICS_NAMESPACE": contract.metrics_namespace("dev"),
         "APP_METRICS_URL": "http://127.0.0.1:80/metrics",
         "APP_RELEASE_PARAMETER": contract.release_parameter("dev"),
+        "APP_SETTINGS_PARAMETER": contract.settings_parameter("dev"),
+        "APP_LOG_GROUP": contract.log_group("dev"),
+        "APP_MAINTENANCE_WINDOW": "Sun *-*-* 03:00:00",
         "AWS_REGION": "us-east-1",
     }
 
@@ -182,19 +184,10 @@ def test_restore_bucket_and_port_reach_the_env_file(admin_run: Run) -> None:
     assert env["APP_METRICS_URL"] == "http://127.0.0.1:8080/metrics"
 
 
-def test_every_deploy_file_is_placed_in_systemd_and_units_are_started(dev_run: Run) -> None:
-    files = written_files(dev_run)
-    for name, text in sources.deploy_files().items():
-        assert files[f"/etc/systemd/system/{name}"] == text
-    enable = user_data(dev_run)["runcmd"][-1]
-    assert enable[:3] == ["systemctl", "enable", "--now"]
-    assert {"onebox.socket", "onebox.service"} <= set(enable[3:])
-
-
-def test_a_non_80_port_gets_a_socket_drop_in(dev_run: Run, admin_run: Run) -> None:
-    drop_in = "/etc/systemd/system/onebox.socket.d/port.conf"
-    assert drop_in not in written_files(dev_run)
-    assert written_files(admin_run)[drop_in] == "[Socket]\nListenStream=\nListenStream=8080\n"
+def test_the_settings_parameter_is_a_string_named_for_the_stack(dev_run: Run) -> None:
+    parameter = dev_run.named("onebox-settings-parameter").inputs
+    assert parameter["name"] == contract.settings_parameter("dev") == "/onebox/dev/settings"
+    assert parameter["type"] == "String"
 
 
 def test_instance_is_the_configured_type(admin_run: Run) -> None:

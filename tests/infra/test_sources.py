@@ -1,23 +1,30 @@
-"""The release archive: deterministic, content-hashed, only the service's own files."""
+"""The release archive: deterministic, content-hashed, git-tracked files and the box's wheels."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from infra import sources
+from infra import sources, wheels
 from service.contract import ReleasePointer
 
+LOCK = sources.REPO_ROOT / wheels.LOCK
+REQUIREMENTS = sources.REPO_ROOT / "service" / "requirements.txt"
 
-def _tree(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
+
+def _tree(root: Path, files: dict[str, str], untracked: dict[str, str] | None = None) -> Path:
+    """A git work tree holding `files` (added) and `untracked` (never added)."""
+    for name, text in {**files, **(untracked or {})}.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+    subprocess.run(["git", "init", "-q", str(root)], check=True, timeout=30)
+    subprocess.run(["git", "-C", str(root), "add", "--", *files], check=True, timeout=30)
     return root
 
 
@@ -26,39 +33,56 @@ def _names(archive: bytes) -> list[str]:
         return tar.getnames()
 
 
-def test_archive_holds_the_service_package_and_its_requirements() -> None:
+def test_archive_holds_the_service_its_lock_and_a_wheel_per_pin() -> None:
     names = _names(sources.build_release().archive)
-    assert "service/requirements.txt" in names
+    assert {"service/requirements.txt", "service/requirements.lock"} <= set(names)
     assert "service/web/wsgi.py" in names
     assert "service/deploy/onebox.service" in names
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+    shipped = {wheels.normalize(n.split("/")[1].split("-")[0]) for n in names if n[:7] == "wheels/"}
+    assert shipped == set(wheels.parse_lock(LOCK.read_text()))
+
+
+def test_archive_ships_only_what_git_tracks() -> None:
+    listed = subprocess.run(
+        ["git", "-C", str(sources.REPO_ROOT), "ls-files", "service"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout.split()
+    names = _names(sources.build_release().archive)
+    present = {name for name in listed if (sources.REPO_ROOT / name).is_file()}
+    assert {name for name in names if name.startswith("service/")} == present
+
+
+def test_an_untracked_file_never_ships(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {"service/requirements.txt": "", "service/ok.py": ""},
+        untracked={"service/.env": "APP_API_TOKEN=secret\n", "service/x.db": ""},
+    )
+    names = _names(sources.build_release(root, with_wheels=False).archive)
+    assert names == ["service/ok.py", "service/requirements.txt"]
+
+
+def test_the_release_is_the_same_bytes_built_twice() -> None:
+    once = sources.build_release()
+    again = sources.build_release.__wrapped__()  # not the per-process memo: a real rebuild
+    assert once.archive == again.archive
+    assert once.sha256 == hashlib.sha256(once.archive).hexdigest()
 
 
 def test_same_code_gives_the_same_hash_and_a_change_gives_a_new_one(tmp_path: Path) -> None:
     files = {"service/requirements.txt": "flask==3.1.3\n", "service/app.py": "A = 1\n"}
-    one = sources.build_release(_tree(tmp_path / "one", files))
-    two = sources.build_release(_tree(tmp_path / "two", files))
+    one = sources.build_release(_tree(tmp_path / "one", files), with_wheels=False)
+    two = sources.build_release(_tree(tmp_path / "two", files), with_wheels=False)
     assert one.sha256 == two.sha256 == hashlib.sha256(one.archive).hexdigest()
-    changed = sources.build_release(_tree(tmp_path / "three", {**files, "service/app.py": "A=2"}))
+    changed_files = {**files, "service/app.py": "A=2"}
+    changed = sources.build_release(_tree(tmp_path / "three", changed_files), with_wheels=False)
     assert changed.sha256 != one.sha256
     assert changed.key == changed.pointer.key == f"releases/{changed.sha256}.tar.gz"
     assert changed.pointer == ReleasePointer.of(changed.sha256)
-
-
-def test_caches_and_databases_are_left_out(tmp_path: Path) -> None:
-    root = _tree(
-        tmp_path,
-        {
-            "service/requirements.txt": "",
-            "service/__pycache__/x.cpython-311.pyc": "",
-            "service/var.db": "",
-            "service/ok.py": "",
-        },
-    )
-    assert _names(sources.build_release(root).archive) == [
-        "service/ok.py",
-        "service/requirements.txt",
-    ]
 
 
 def test_a_tree_without_requirements_is_refused(tmp_path: Path) -> None:
@@ -67,8 +91,48 @@ def test_a_tree_without_requirements_is_refused(tmp_path: Path) -> None:
         sources.build_release(tmp_path)
 
 
-def test_deploy_files_are_every_file_sorted() -> None:
-    names = list(sources.deploy_files())
-    assert names == sorted(names)
-    deploy = sources.REPO_ROOT / "service/deploy"
-    assert names == sorted(p.name for p in deploy.iterdir() if p.is_file())
+def test_a_tree_outside_git_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "service").mkdir()
+    (tmp_path / "service" / "requirements.txt").write_text("")
+    with pytest.raises(ValueError, match="is not a git work tree"):
+        sources.build_release(tmp_path, with_wheels=False)
+
+
+def test_the_lock_pins_every_requirement_at_the_same_version_with_hashes() -> None:
+    pins = wheels.parse_lock(LOCK.read_text())  # refuses a pin without --hash
+    for line in REQUIREMENTS.read_text().splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if requirement:
+            name, _, version = requirement.partition("==")
+            assert version, f"service/requirements.txt: {requirement!r} is not pinned"
+            pin = pins[wheels.normalize(name)]
+            assert pin.version == version, f"{name}: lock has {pin.version}, not {version}"
+    assert all(pin.hashes for pin in pins.values())
+
+
+def test_the_lock_is_generated_by_pip_tools_with_hashes() -> None:
+    header = LOCK.read_text().split("\n\n")[0]
+    assert "autogenerated by pip-compile" in header
+    assert "--generate-hashes" in header
+
+
+def test_a_lock_line_without_a_hash_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"flask==3\.1\.3 has no --hash"):
+        wheels.parse_lock("flask==3.1.3\n")
+
+
+def test_a_wheel_whose_digest_the_lock_does_not_allow_is_refused(tmp_path: Path) -> None:
+    wheel = tmp_path / "flask-3.1.3-py3-none-any.whl"
+    wheel.write_bytes(b"forged")
+    pins = {"flask": wheels.Pin("flask", "3.1.3", frozenset({"0" * 64}))}
+    with pytest.raises(ValueError, match=r"flask-3\.1\.3-py3-none-any\.whl has sha256"):
+        wheels.verify(pins, [wheel])
+    with pytest.raises(ValueError, match="not one per pin"):
+        wheels.verify({**pins, "click": pins["flask"]}, [wheel])
+
+
+def test_a_saved_archive_is_the_built_bytes(tmp_path: Path) -> None:
+    release = sources.build_release()
+    path = release.saved(tmp_path)
+    assert path == tmp_path / "var" / "releases" / f"{release.sha256}.tar.gz"
+    assert path.read_bytes() == release.archive

@@ -16,9 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from infra import userdata
 from service import config
-from service.contract import BOX_ROOT, ENV_FILE, WEB_UNIT
+from service.contract import BOX_ROOT, ENV_FILE, SOCKET_UNIT, WEB_UNIT
 from tests.support import DEPLOY, ROOT, require_tool, unit_directives
 
 UNIT_SUFFIXES = (".service", ".timer", ".socket", ".path")
@@ -54,17 +53,20 @@ def box_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(HOST_UNITS, root / "usr/lib/systemd/system", symlinks=True)
     units = root / "etc/systemd/system"
     units.mkdir(parents=True)
-    # Units only: bin/ and install.d/ hold the installer's parts, not units.
-    for path in sorted(p for p in DEPLOY.iterdir() if p.is_file()):
+    for path in sorted(DEPLOY.iterdir()):
+        if not path.is_file():  # install.d/: the installer's parts, not units
+            continue
         shutil.copy(path, units / path.name)
         for program in _exec_paths(path):
             stub = root / program.lstrip("/")
             stub.parent.mkdir(parents=True, exist_ok=True)
             stub.write_text("#!/bin/sh\n")
             stub.chmod(0o755)
-    drop_in = units / f"{userdata.SOCKET_UNIT}.d" / "port.conf"
-    drop_in.parent.mkdir()
-    drop_in.write_text(userdata.socket_drop_in(8080) or "")
+    # The installer's part writes the drop-in for a port other than 80, as on the box.
+    part = DEPLOY / "install.d" / "10-socket-port.sh"
+    env = {"ONEBOX_ROOT": str(root), "ONEBOX_HTTP_PORT": "8080", "PATH": "/usr/bin:/bin"}
+    subprocess.run([str(part)], env=env, check=True, timeout=30)
+    assert (units / f"{SOCKET_UNIT}.d" / "port.conf").is_file()
     window = units / "onebox-patch.timer.d" / "window.conf"
     window.parent.mkdir()
     window.write_text("[Timer]\nOnCalendar=\nOnCalendar=Mon..Fri 02:30 UTC\n")
@@ -90,7 +92,7 @@ def test_unit_passes_systemd_analyze_verify_without_a_warning(box_root: Path, un
 
 
 def test_socket_with_a_port_drop_in_still_verifies(box_root: Path) -> None:
-    result = _verify(box_root, userdata.SOCKET_UNIT)
+    result = _verify(box_root, SOCKET_UNIT)
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
 
 

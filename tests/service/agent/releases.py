@@ -1,8 +1,10 @@
 """Plain helpers for the agent's tests: release archives, built as the stack builds them.
 
-`build` runs infra.sources.build_release on a copy of the repository's service/ directory,
-optionally with some files edited, so a test can publish a release whose behaviour differs
-observably from the running one; `raw_archive` makes archives the stack never would.
+`build` runs infra.sources.build_release on a copy of the repository's service/ directory (a
+git repository of its own, since releases ship tracked files only; without the wheels, which
+the agent never reads), optionally with some files edited, so a test can publish a release
+whose behaviour differs observably from the running one; `raw_archive` makes archives the
+stack never would.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import gzip
 import hashlib
 import io
 import shutil
+import subprocess
 import tarfile
 import tempfile
 from collections.abc import Mapping
@@ -58,7 +61,9 @@ def build(edits: Mapping[str, tuple[str, str]] | None = None) -> bytes:
             text = path.read_text()
             assert old in text, f"{relative} no longer contains {old!r}"
             path.write_text(text.replace(old, new))
-        return build_release(root).archive
+        subprocess.run(["git", "init", "-q", str(root)], check=True, timeout=30)
+        subprocess.run(["git", "-C", str(root), "add", "-A"], check=True, timeout=30)
+        return build_release(root, with_wheels=False).archive
 
 
 def digest(archive: bytes) -> str:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,6 +109,50 @@ def test_a_release_with_new_requirements_is_refused_because_a_reload_cannot_inst
     assert agent.run() == 1
     assert agent.box.current_version() == agent.running
     assert "requirements.txt differs" in agent.last_error()
+
+
+def test_a_release_with_changed_units_is_refused_because_they_need_a_new_box(
+    agent: Agent,
+) -> None:
+    agent.publish(
+        releases.build(
+            {"service/deploy/onebox.service": ("TimeoutStopSec=45", "TimeoutStopSec=50")}
+        )
+    )
+    assert agent.run() == 1
+    assert agent.box.current_version() == agent.running
+    assert "service/deploy/onebox.service differs" in agent.last_error()
+
+
+def test_each_run_applies_changed_settings_first_and_logs_it(
+    agent: Agent,
+    aws: tuple[Any, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env_file, marker = tmp_path / "onebox.env", tmp_path / "restarted"
+    env_file.write_text("APP_BACKUP_KEEP=7\n")
+    aws[0].put_parameter(Name="/onebox/test/settings", Value="APP_BACKUP_KEEP=30\n", Type="String")
+    monkeypatch.setenv("APP_SETTINGS_PARAMETER", "/onebox/test/settings")
+    monkeypatch.setenv("APP_AGENT_ENV_FILE", str(env_file))
+    monkeypatch.setenv("APP_AGENT_RESTART_COMMAND", f"touch {marker}")
+    agent.publish(releases.build())
+    assert agent.run() == 0
+    assert agent.events() == ["settings_changed", "settings_applied", "release_unchanged"]
+    assert agent.recorder.fields[0]["changed"] == ["APP_BACKUP_KEEP"]
+    assert env_file.read_text() == "APP_BACKUP_KEEP=30\n" and marker.is_file()
+    assert agent.run() == 0
+    assert agent.events()[-2:] == ["settings_unchanged", "release_unchanged"]
+
+
+def test_settings_that_cannot_be_applied_fail_the_run_but_not_the_deploy_check(
+    agent: Agent, aws: tuple[Any, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_SETTINGS_PARAMETER", "/onebox/test/missing")
+    monkeypatch.setenv("APP_AGENT_ENV_FILE", str(tmp_path / "onebox.env"))
+    agent.publish(releases.build())
+    assert agent.run() == 1
+    assert agent.events() == ["settings_failed", "release_unchanged"]
 
 
 def test_a_failed_reload_leaves_current_naming_the_release_still_running(agent: Agent) -> None:

@@ -53,6 +53,16 @@ def test_the_service_archive_unpacks_into_a_release_directory(tmp_path: Path) ->
     assert not list((tmp_path / "release").rglob("__pycache__"))
 
 
+def test_wheels_beside_the_service_are_unpacked(tmp_path: Path) -> None:
+    members: dict[str, bytes | str] = {
+        "service/__init__.py": b"",
+        "wheels/a-1-py3-none-any.whl": b"z",
+    }
+    archive = releases.write(tmp_path / "a.tar.gz", releases.raw_archive(members))
+    extract(archive, tmp_path / "release")
+    assert (tmp_path / "release" / "wheels" / "a-1-py3-none-any.whl").read_bytes() == b"z"
+
+
 @pytest.mark.parametrize(
     ("members", "reason"),
     [
@@ -61,6 +71,8 @@ def test_the_service_archive_unpacks_into_a_release_directory(tmp_path: Path) ->
         ({"service/__init__.py": b"", "service/link": "/etc/passwd"}, "not a file"),
         ({"service/__init__.py": b"", "service/up": "../.."}, "not a file"),
         ({"other/__init__.py": b""}, "outside service/"),
+        ({"service/__init__.py": b"", "wheels/setup.py": b""}, "outside service/ and wheels/"),
+        ({"service/__init__.py": b"", "wheels/deep/x.whl": b""}, "outside service/ and wheels/"),
         ({"service/readme.txt": b""}, "no service/__init__.py"),
     ],
 )

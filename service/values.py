@@ -1,0 +1,73 @@
+"""How an APP_* value is parsed: each parser takes the raw string and returns the typed value,
+or raises ValueError saying what it expects (service.config names the variable and the value)."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+ENVIRONMENTS = ("production", "development", "test")
+
+
+class ConfigError(ValueError):
+    """A setting in the environment is malformed; the message names it and its value."""
+
+
+def positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive whole number")
+    return value
+
+
+def positive_number(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def keep(raw: str) -> int:
+    value = int(raw)
+    if value < 2:
+        raise ValueError("must be a whole number of at least 2 (the current and the previous)")
+    return value
+
+
+def command(raw: str) -> tuple[str, ...]:
+    argv = tuple(shlex.split(raw))
+    if not argv:
+        raise ValueError("must name a command")
+    return argv
+
+
+def percent(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 100:
+        raise ValueError("must be a percentage in (0, 100]")
+    return value
+
+
+def environment(raw: str) -> str:
+    if raw not in ENVIRONMENTS:
+        raise ValueError(f"must be one of {', '.join(ENVIRONMENTS)}")
+    return raw
+
+
+def csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def text(raw: str) -> str:
+    return raw.strip()
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    key: str
+    default: str
+    parse: Callable[[str], Any]
+    doc: str
