@@ -20,11 +20,13 @@ from flask import Flask, Request, Response, g, request
 from service.logs import log_request
 from service.web import runtime
 from service.web.metrics import UNMATCHED_ROUTE
+from service.web.users import WRITE_METHODS
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 CRITICAL_PREFIX = "/api/users/"
 NO_TRACE = "0" * 32
+NOT_ACTIVITY = frozenset({"OPTIONS", "HEAD"})
 
 
 def status_text(status: int) -> str:
@@ -71,8 +73,10 @@ def _finish(response: Response) -> Response:
     method = req.method
     rt.metrics.observe(method, route, status, seconds)
     user_id = (req.view_args or {}).get("userId") if rule is not None else None
-    if user_id is not None and status < 400:
-        rt.activity.seen(user_id)
+    # A user is someone whose request the API served: not a preflight or a HEAD (no token
+    # needed, nothing served), not a refusal (401) or a miss (404).
+    if user_id is not None and status < 400 and method not in NOT_ACTIVITY:
+        rt.activity.seen(user_id, flush=method in WRITE_METHODS)
     response.headers["X-Request-ID"] = stamps.request_id
     log_request(_fields(req, stamps, route, status, seconds, user_id, rt.config))
     return response
