@@ -18,7 +18,6 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import BadRequest
 
-from service.logs import utc_timestamp
 from service.store import WRITABLE_FIELDS
 from service.web import runtime
 from service.web.body import MAX_JSON_DEPTH, nesting_exceeds
@@ -103,7 +102,7 @@ def _check_field(name: str, value: object) -> None:
 
 
 def _write(user_id: str, changes: dict[str, Any]) -> Response:
-    state = runtime.current().store.update_state(user_id, changes, utc_timestamp())
+    state = runtime.current().store.update_state(user_id, changes)  # updatedAt: at commit
     return jsonify(state.to_json())
 
 
