@@ -67,6 +67,13 @@ def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in {"true", "false"}:
+        raise ValueError("must be true or false")
+    return value == "true"
+
+
 def _text(raw: str) -> str:
     return raw.strip()
 
@@ -272,6 +279,15 @@ SETTINGS: tuple[Setting, ...] = (
         "5",
         _keep,
         "installed releases the deploy agent keeps on disk, current and previous included",
+    ),
+    Setting(
+        "APP_TRUST_PROXY",
+        "TRUST_PROXY",
+        "false",
+        _flag,
+        "true only when every request comes through the edge: log lines then take the client "
+        "address from CloudFront-Viewer-Address or X-Forwarded-For's last hop; "
+        "false: from the connection",
     ),
 )
 

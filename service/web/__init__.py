@@ -31,7 +31,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)  # an API: no /static route to document
     app.config.update(settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
-    logs.configure()
+    logs.configure(version=settings["VERSION"], environment=settings["ENV"])
 
     store = SqliteStore(
         settings["DATABASE"],

@@ -10,6 +10,7 @@ its cost with `python -m bench.cpu_profile`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import time
@@ -27,6 +28,7 @@ TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 CRITICAL_PREFIX = "/api/users/"
 NO_TRACE = "0" * 32
 NOT_ACTIVITY = frozenset({"OPTIONS", "HEAD"})
+MAX_USER_AGENT = 256  # characters logged: a user agent is the client's to make as long as it likes
 
 
 def status_text(status: int) -> str:
@@ -48,6 +50,26 @@ def trace_id(traceparent: str) -> str | None:
     """The trace id of a W3C traceparent header, None when it is malformed or all zeros."""
     match = TRACEPARENT.fullmatch(traceparent.strip())
     return match.group(1) if match and match.group(1) != NO_TRACE else None
+
+
+def client_address(environ: dict[str, Any], trust_proxy: bool) -> str | None:
+    """Who sent the request: behind the edge (`trust_proxy`), the address CloudFront saw
+    (CloudFront-Viewer-Address, "ip:port"), else the last X-Forwarded-For hop, which the front
+    proxy appended; otherwise, or when neither is an IP address, the connection's peer.
+
+    The headers are trusted only behind the edge: anyone can send them to an open port.
+    """
+    peer: str | None = environ.get("REMOTE_ADDR")
+    if not trust_proxy:
+        return peer
+    viewer = environ.get("HTTP_CLOUDFRONT_VIEWER_ADDRESS", "")
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
+    for candidate in (viewer.rpartition(":")[0], forwarded.rpartition(",")[2]):
+        try:
+            return str(ipaddress.ip_address(candidate.strip().strip("[]")))
+        except ValueError:  # absent or not an address: the next source
+            continue
+    return peer
 
 
 def _start(endpoint: str | None = None, values: object = None) -> None:
@@ -78,7 +100,9 @@ def _finish(response: Response) -> Response:
     if user_id is not None and status < 400 and method not in NOT_ACTIVITY:
         rt.activity.seen(user_id, flush=method in WRITE_METHODS)
     response.headers["X-Request-ID"] = stamps.request_id
-    log_request(_fields(req, stamps, route, status, seconds, user_id, rt.config))
+    fields = _fields(req, stamps, route, status, seconds, user_id, rt.config)
+    fields["responseBytes"] = 0 if method == "HEAD" else response.content_length
+    log_request(fields)
     return response
 
 
@@ -106,6 +130,8 @@ def _fields(
         "isError": status >= 400,
         "isSlowRequest": duration_ms >= config["SLOW_REQUEST_MS"],
         "isCriticalEndpoint": route.startswith(CRITICAL_PREFIX),
+        "clientAddress": client_address(req.environ, config["TRUST_PROXY"]),
+        "userAgent": req.environ.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT] or None,
     }
     if stamps.trace_id:
         fields["traceId"] = stamps.trace_id
