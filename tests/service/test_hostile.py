@@ -77,3 +77,22 @@ def test_no_hostile_request_above_was_a_server_error(service: Service) -> None:
     lines = [line for line in service.logs() if "statusCode" in line]
     assert lines and all(line["statusCode"] < 500 for line in lines)
     assert not [line for line in service.logs() if line.get("event") == "unhandled_exception"]
+
+
+def test_preflights_are_not_users_under_gunicorn(service: Service) -> None:
+    for n in range(100):
+        head = f"OPTIONS /api/users/preflight-{n}/state HTTP/1.1\r\nOrigin: https://example.com"
+        assert send(service, head)[0] < 400
+    status, summary = send(service, "GET /api/metrics HTTP/1.1")
+    assert status == 200
+    assert summary["users"]["current"] <= 1  # at most the chunked writer above, never 100
+
+
+def test_every_line_gunicorn_and_the_app_write_names_the_service(service: Service) -> None:
+    lines = service.logs()
+    assert lines and all(
+        (line["service"], line["version"], line["environment"]) == ("onebox", "dev", "production")
+        for line in lines
+    )
+    requests = [line for line in lines if "statusCode" in line]
+    assert all(line["clientAddress"] == "127.0.0.1" for line in requests)
