@@ -27,6 +27,8 @@ MAX_JSON_DEPTH = 32
 # A JSON string (escapes included) or a bracket: brackets inside strings do not nest.
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 _OPENERS = frozenset(b"[{")
+# No view reads these methods' bodies (so none is cut short); the server discards them.
+BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def nesting_exceeds(data: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
@@ -53,7 +55,7 @@ def _is_chunked(environ: dict[str, object]) -> bool:
 def read_streamed_body() -> None:
     """before_request: replace a chunked body by the same bytes with a length, or refuse it."""
     environ = request.environ
-    if not _is_chunked(environ):
+    if request.method in BODILESS or not _is_chunked(environ):
         return
     limit: int | None = request.max_content_length
     stream = environ["wsgi.input"]

@@ -11,6 +11,8 @@ from flask.testing import FlaskClient
 from gunicorn.http.errors import InvalidChunkSize
 from werkzeug.test import TestResponse
 
+from service.web.body import nesting_exceeds
+
 JSON = "application/json"
 MUTE = "/api/users/alice/mute"
 DEVICE = "/api/users/alice/device"
@@ -163,3 +165,17 @@ def test_a_malformed_chunked_body_is_a_400_not_a_500(stored: FlaskClient) -> Non
     assert response.get_json()["error"] == "malformed_body"
     assert "chunk" in response.get_json()["message"]
     assert stored.get(STATE).get_json() == before
+
+
+@pytest.mark.parametrize(
+    ("text", "too_deep"),
+    [
+        (b"[" * 32 + b"]" * 32, False),
+        (b"[" * 33 + b"]" * 33, True),
+        (b'{"a": "' + b"[" * 100 + b'"}', False),  # brackets in a string
+        (b'{"a": "\\"' + b"{" * 40 + b'"}', False),  # after an escaped quote, still a string
+        (b'[1, [2, {"b": [3]}]]' * 20, False),  # many brackets, none deep
+    ],
+)
+def test_nesting_is_measured_outside_strings(text: bytes, too_deep: bool) -> None:
+    assert nesting_exceeds(text) is too_deep
