@@ -8,6 +8,17 @@ yet (the worst case: every one must be recorded). The store is a no-op, so the f
 tracker's own CPU (thread CPU time, so other processes on a shared machine disturb it less);
 the current tracker's batched write is timed too, once per round, spread over its requests.
 The table shows medians over `rounds` rounds and the ratio previous / current.
+
+Last run: 2026-12-06 06:55 UTC, `--rounds 7`, on a 2-CPU Linux VM shared with other jobs:
+
+| users in the window | previous us/request | current us/request | ratio |
+|---:|---:|---:|---:|
+| 1,000 | 2.0 | 1.4 | 1x |
+| 10,000 | 397.1 | 1.0 | 418x |
+| 100,000 | 5832.3 | 1.9 | 3119x |
+
+Past 10k users the previous tracker rebuilt its dictionary on every new user; the current
+one's cost does not grow with the number of users.
 """
 
 from __future__ import annotations
