@@ -9,7 +9,7 @@ tracker's own CPU (thread CPU time, so other processes on a shared machine distu
 the current tracker's batched write is timed too, once per round, spread over its requests.
 The table shows medians over `rounds` rounds and the ratio previous / current.
 
-Last run: 2026-12-06 06:55 UTC, `--rounds 7`, on a 2-CPU Linux VM shared with other jobs:
+Last run: 2026-12-06 06:51 UTC, `--rounds 7`, on a 2-CPU Linux VM shared with other jobs:
 
 | users in the window | previous us/request | current us/request | ratio |
 |---:|---:|---:|---:|
