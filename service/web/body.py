@@ -70,7 +70,7 @@ def read_streamed_body() -> None:
             size += len(chunk)
     except (ParseException, OSError, ValueError) as exc:
         raise ApiError(
-            400, "malformed_body", f"the chunked request body is malformed: {exc}"
+            400, "malformed_body", f"the chunked request body is malformed or incomplete: {exc}"
         ) from None
     if limit is not None and size > limit:
         raise RequestEntityTooLarge()
