@@ -139,6 +139,15 @@ def test_gunicorn_workers_report_not_ready_once_the_database_file_is_deleted(
 ) -> None:
     service = start_service()
     assert ready(service)[0] == 200
+    # Both workers must have opened the database first: a worker still booting would create
+    # and migrate a new file at the path, and rightly report ready on it.
+    pids: set[object] = set()
+    for _ in range(200):  # bounded: new connections reach both workers long before this
+        with urllib.request.urlopen(f"{service.url}/api/metrics", timeout=5) as response:  # noqa: S310
+            pids.add(json.loads(response.read())["system"]["pid"])
+        if len(pids) == 2:
+            break
+    assert len(pids) == 2
     for suffix in ("", "-wal", "-shm"):
         Path(f"{service.database}{suffix}").unlink(missing_ok=True)
     answers: list[tuple[int, dict[str, object]]] = []
