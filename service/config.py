@@ -25,6 +25,7 @@ from service.values import (
     command,
     csv,
     environment,
+    flag,
     keep,
     percent,
     positive_int,
@@ -266,6 +267,15 @@ SETTINGS: tuple[Setting, ...] = (
         command,
         "what the deploy agent runs after it rewrote the env file, so the long-running "
         "processes read it (a HUP keeps gunicorn's old environment)",
+    ),
+    Setting(
+        "APP_TRUST_PROXY",
+        "TRUST_PROXY",
+        "false",
+        flag,
+        "true only when every request comes through the edge: log lines then take the client "
+        "address from CloudFront-Viewer-Address or X-Forwarded-For's last hop; "
+        "false: from the connection",
     ),
 )
 

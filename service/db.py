@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from service.logs import utc_timestamp
 from service.store import ActiveUsers, StoreError, StoreFull, StoreUnavailable, UserState
 
 # Migration N (1-based) brings the schema from user_version N-1 to N. Append only.
@@ -172,13 +173,19 @@ class SqliteStore:
         )
         return _state(rows[0]) if rows else None
 
-    def update_state(self, user_id: str, changes: Mapping[str, object], now: str) -> UserState:
+    def update_state(
+        self, user_id: str, changes: Mapping[str, object], now: str | None = None
+    ) -> UserState:
         columns = [_COLUMNS[field] for field in changes]  # KeyError is a programming error
         values = [int(v) if isinstance(v, bool) else v for v in changes.values()]
         names = ", ".join(["user_id", *columns, "created_at", "updated_at"])
         marks = ", ".join("?" * (len(columns) + 3))
         updates = ", ".join([*(f"{c} = excluded.{c}" for c in columns), "updated_at = ?"])
         with self._write() as tx:
+            # Read the clock only once the write lock is held: writes commit one at a time in
+            # lock order, so updatedAt follows commit order (a time taken before BEGIN could be
+            # older than a write that got the lock first).
+            now = utc_timestamp() if now is None else now
             tx.execute(
                 f"INSERT INTO user_states ({names}) VALUES ({marks})"  # noqa: S608 (names are ours)
                 f" ON CONFLICT(user_id) DO UPDATE SET {updates}",
@@ -201,6 +208,9 @@ class SqliteStore:
                 " last_seen = max(last_seen, excluded.last_seen)",
                 list(user_ids.items()),
             )
+            # Rows that left the window are never counted again: the table stays as small as
+            # the number of users active at once.
+            tx.execute("DELETE FROM user_activity WHERE last_seen <= ?", (since,))
             current = _count_active(tx, since)
             tx.execute(
                 "INSERT INTO service_meta (key, value) VALUES ('peak_users', ?)"

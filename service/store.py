@@ -59,8 +59,14 @@ class UserStateStore(Protocol):
 
     def get_state(self, user_id: str) -> UserState | None: ...
 
-    def update_state(self, user_id: str, changes: Mapping[str, object], now: str) -> UserState:
-        """Apply `changes` (keys from WRITABLE_FIELDS) atomically; create the user if new."""
+    def update_state(
+        self, user_id: str, changes: Mapping[str, object], now: str | None = None
+    ) -> UserState:
+        """Apply `changes` (keys from WRITABLE_FIELDS) atomically; create the user if new.
+
+        `updatedAt` is `now` when given (tests, imports), else the time read inside the write
+        transaction, so that the order of updatedAt values is the order of the commits.
+        """
         ...
 
     def record_activity(self, user_ids: Mapping[str, float], since: float) -> ActiveUsers:

@@ -60,6 +60,13 @@ def csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in {"true", "false"}:
+        raise ValueError("must be true or false")
+    return value == "true"
+
+
 def text(raw: str) -> str:
     return raw.strip()
 

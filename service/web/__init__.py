@@ -22,7 +22,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     from service import config, logs
     from service.db import SqliteStore
-    from service.web import cors, errors, health, metrics, metrics_views, observe, users
+    from service.web import body, cors, errors, health, metrics, metrics_views, observe, users
     from service.web.activity import ActivityTracker
     from service.web.runtime import Runtime
 
@@ -31,7 +31,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)  # an API: no /static route to document
     app.config.update(settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
-    logs.configure()
+    logs.configure(version=settings["VERSION"], environment=settings["ENV"])
 
     store = SqliteStore(
         settings["DATABASE"],
@@ -49,6 +49,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     errors.init_app(app)
     observe.init_app(app)
+    body.init_app(app)
     cors.init_app(app)
     app.register_blueprint(users.bp)
     app.register_blueprint(health.bp)

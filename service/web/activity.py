@@ -1,19 +1,29 @@
 """Who is active: users seen in the last five minutes, counted the same from every worker.
 
-Each worker remembers when it last recorded a user and writes to the store at most once per
-`resolution` seconds per user, so reads stay reads; the count is exact to that resolution.
+The count lives in the store (every worker's users in one table); each worker only decides
+what to tell it, at a constant cost per request whatever the number of users:
+
+- `seen` is a dictionary update. A user already recorded in the last `resolution` seconds is
+  skipped, so a user's stored last-seen time is exact to that resolution. Only those recent
+  users are remembered (older ones would be recorded again anyway), in recording order, so
+  expiring them costs O(1) per request; `max_users` bounds the memory whatever comes in.
+- What is to be recorded waits in a batch, bounded the same way, written in one transaction
+  by `flush`: at once after a write request (which writes anyway), every `flush_seconds` from a
+  background thread, and before the metrics views count. A read request never writes.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from service.logs import log_event
 from service.store import StoreError, UserStateStore
 
 WINDOW_SECONDS = 300
+MAX_USERS = 100_000  # per worker: about 15 MB at most for the two maps together
 
 
 class ActivityTracker:
@@ -22,26 +32,87 @@ class ActivityTracker:
         store: UserStateStore,
         resolution: float = 30.0,
         clock: Callable[[], float] = time.time,
+        flush_seconds: float = 5.0,
+        max_users: int = MAX_USERS,
     ) -> None:
         self.store = store
         self.resolution = resolution
         self.clock = clock
-        self._recorded: dict[str, float] = {}
+        self.flush_seconds = flush_seconds
+        self.max_users = max_users
+        self._recorded: OrderedDict[str, float] = OrderedDict()  # oldest recording first
+        self._pending: OrderedDict[str, float] = OrderedDict()  # the next batch to write
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()  # one batch in flight at a time, in order
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
 
-    def seen(self, user_id: str) -> None:
-        """Note that `user_id` made a request now; best effort, never fails the request."""
+    def seen(self, user_id: str, flush: bool = False) -> None:
+        """Note that `user_id` made a request now; `flush` writes the batch at once."""
         now = self.clock()
         with self._lock:
-            if now - self._recorded.get(user_id, float("-inf")) < self.resolution:
+            self._expire(now - self.resolution)
+            if user_id not in self._recorded:
+                self._recorded[user_id] = now
+                self._pending[user_id] = now
+                self._pending.move_to_end(user_id)
+                _trim(self._recorded, self.max_users)
+                _trim(self._pending, self.max_users)
+        if flush:
+            self.flush()
+        elif self._pending and self._flusher is None:
+            self._start_flusher()
+
+    def _expire(self, cutoff: float) -> None:
+        recorded = self._recorded
+        while recorded:
+            user_id, at = next(iter(recorded.items()))
+            if at > cutoff:
                 return
-            self._recorded[user_id] = now
-            if len(self._recorded) > 10_000:  # forget users idle longer than the window
-                cutoff = now - WINDOW_SECONDS
-                self._recorded = {u: t for u, t in self._recorded.items() if t > cutoff}
-        try:
-            self.store.record_activity({user_id: now}, since=now - WINDOW_SECONDS)
-        except StoreError as exc:
+            del recorded[user_id]
+
+    def flush(self) -> None:
+        """Write the waiting batch in one transaction; on failure keep it for the next one."""
+        with self._flushing:
             with self._lock:
-                self._recorded.pop(user_id, None)
-            log_event("activity_not_recorded", userId=user_id, reason=str(exc))
+                if not self._pending:
+                    return
+                batch, self._pending = self._pending, OrderedDict()
+            try:
+                self.store.record_activity(batch, since=self.clock() - WINDOW_SECONDS)
+            except StoreError as exc:
+                with self._lock:
+                    batch.update(self._pending)  # newer sightings win
+                    self._pending = batch
+                    _trim(self._pending, self.max_users)
+                log_event("activity_not_recorded", users=len(batch), reason=str(exc))
+
+    def _start_flusher(self) -> None:
+        with self._lock:
+            if self._flusher is not None or self._stop.is_set():
+                return
+            # Started on first use, not in __init__: gunicorn forks workers after import.
+            self._flusher = threading.Thread(target=self._run, name="activity-flush", daemon=True)
+        self._flusher.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_seconds):
+            self.flush()
+
+    def close(self) -> None:
+        """Stop the background flushes and write what is waiting (the store is still open)."""
+        self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join(timeout=self.flush_seconds + 5)
+        self.flush()
+
+    def __len__(self) -> int:
+        """Users remembered (recent and waiting): what this tracker's memory grows with."""
+        with self._lock:
+            return len(self._recorded) + len(self._pending)
+
+
+def _trim(entries: OrderedDict[str, float], limit: int) -> None:
+    """Forget the oldest entries beyond `limit` (a user forgotten early is only written again)."""
+    while len(entries) > limit:
+        entries.popitem(last=False)

@@ -36,6 +36,7 @@ class ServiceCollector:
     def collect(self) -> Iterator[Metric]:
         rt = self.runtime
         try:
+            rt.activity.flush()  # this worker's waiting users count now, not in a few seconds
             active = rt.store.active_users(time.time() - WINDOW_SECONDS)
         except StoreError:
             active = None
@@ -97,6 +98,7 @@ def json_summary() -> Response:
 def _users(rt: Runtime) -> dict[str, Any]:
     """Active users against the limit; current and peak are None when the store fails."""
     try:
+        rt.activity.flush()  # this worker's waiting users count now, not in a few seconds
         active = rt.store.active_users(time.time() - WINDOW_SECONDS)
         users: dict[str, Any] = {"current": active.current, "peak": active.peak}
     except StoreError:

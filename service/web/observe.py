@@ -10,6 +10,7 @@ its cost with `python -m bench.cpu_profile`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import time
@@ -20,11 +21,14 @@ from flask import Flask, Request, Response, g, request
 from service.logs import log_request
 from service.web import runtime
 from service.web.metrics import UNMATCHED_ROUTE
+from service.web.users import WRITE_METHODS
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 CRITICAL_PREFIX = "/api/users/"
 NO_TRACE = "0" * 32
+NOT_ACTIVITY = frozenset({"OPTIONS", "HEAD"})
+MAX_USER_AGENT = 256  # characters logged: a user agent is the client's to make as long as it likes
 
 
 def status_text(status: int) -> str:
@@ -46,6 +50,26 @@ def trace_id(traceparent: str) -> str | None:
     """The trace id of a W3C traceparent header, None when it is malformed or all zeros."""
     match = TRACEPARENT.fullmatch(traceparent.strip())
     return match.group(1) if match and match.group(1) != NO_TRACE else None
+
+
+def client_address(environ: dict[str, Any], trust_proxy: bool) -> str | None:
+    """Who sent the request: behind the edge (`trust_proxy`), the address CloudFront saw
+    (CloudFront-Viewer-Address, "ip:port"), else the last X-Forwarded-For hop, which the front
+    proxy appended; otherwise, or when neither is an IP address, the connection's peer.
+
+    The headers are trusted only behind the edge: anyone can send them to an open port.
+    """
+    peer: str | None = environ.get("REMOTE_ADDR")
+    if not trust_proxy:
+        return peer
+    viewer = environ.get("HTTP_CLOUDFRONT_VIEWER_ADDRESS", "")
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
+    for candidate in (viewer.rpartition(":")[0], forwarded.rpartition(",")[2]):
+        try:
+            return str(ipaddress.ip_address(candidate.strip().strip("[]")))
+        except ValueError:  # absent or not an address: the next source
+            continue
+    return peer
 
 
 def _start(endpoint: str | None = None, values: object = None) -> None:
@@ -71,10 +95,14 @@ def _finish(response: Response) -> Response:
     method = req.method
     rt.metrics.observe(method, route, status, seconds)
     user_id = (req.view_args or {}).get("userId") if rule is not None else None
-    if user_id is not None and status < 400:
-        rt.activity.seen(user_id)
+    # A user is someone whose request the API served: not a preflight or a HEAD (no token
+    # needed, nothing served), not a refusal (401) or a miss (404).
+    if user_id is not None and status < 400 and method not in NOT_ACTIVITY:
+        rt.activity.seen(user_id, flush=method in WRITE_METHODS)
     response.headers["X-Request-ID"] = stamps.request_id
-    log_request(_fields(req, stamps, route, status, seconds, user_id, rt.config))
+    fields = _fields(req, stamps, route, status, seconds, user_id, rt.config)
+    fields["responseBytes"] = 0 if method == "HEAD" else response.content_length
+    log_request(fields)
     return response
 
 
@@ -102,6 +130,8 @@ def _fields(
         "isError": status >= 400,
         "isSlowRequest": duration_ms >= config["SLOW_REQUEST_MS"],
         "isCriticalEndpoint": route.startswith(CRITICAL_PREFIX),
+        "clientAddress": client_address(req.environ, config["TRUST_PROXY"]),
+        "userAgent": req.environ.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT] or None,
     }
     if stamps.trace_id:
         fields["traceId"] = stamps.trace_id

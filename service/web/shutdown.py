@@ -29,10 +29,12 @@ def begin(app: Flask) -> None:
 
 
 def close(app: Flask) -> None:
-    """After the last request: close the store and say so."""
+    """After the last request: write the users seen but not yet stored, close the store, say so."""
     pid = os.getpid()
     log_event("server_closed", message="HTTP server closed", pid=pid)
-    runtime.of(app).store.close()
+    rt = runtime.of(app)
+    rt.activity.close()
+    rt.store.close()
     log_event("database_closed", message="Database connection closed", pid=pid)
 
 

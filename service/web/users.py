@@ -18,9 +18,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import BadRequest
 
-from service.logs import utc_timestamp
 from service.store import WRITABLE_FIELDS
 from service.web import runtime
+from service.web.body import MAX_JSON_DEPTH, nesting_exceeds
 from service.web.errors import ApiError
 
 USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -58,8 +58,12 @@ def _body(required: Collection[str], allowed: Collection[str]) -> dict[str, Any]
     """The JSON object in the request, checked against the fields a route takes."""
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    if not request.get_data(cache=True):
+    raw = request.get_data(cache=True)
+    if not raw:
         raise ApiError(400, "missing_body", "the request needs a JSON object body")
+    if nesting_exceeds(raw):
+        message = f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels"
+        raise ApiError(400, "json_too_deep", message)
     try:
         data = request.get_json()
     except BadRequest:
@@ -98,7 +102,7 @@ def _check_field(name: str, value: object) -> None:
 
 
 def _write(user_id: str, changes: dict[str, Any]) -> Response:
-    state = runtime.current().store.update_state(user_id, changes, utc_timestamp())
+    state = runtime.current().store.update_state(user_id, changes)  # updatedAt: at commit
     return jsonify(state.to_json())
 
 

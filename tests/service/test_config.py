@@ -14,6 +14,7 @@ def test_defaults_are_the_documented_objectives() -> None:
     assert values["ENV"] == "production"
     assert values["API_TOKEN"] == ""
     assert values["CORS_ORIGINS"] == ()
+    assert values["TRUST_PROXY"] is False
 
 
 def test_values_are_parsed_from_the_environment() -> None:
@@ -22,6 +23,7 @@ def test_values_are_parsed_from_the_environment() -> None:
     )
     assert values["USER_LIMIT"] == 25
     assert values["CORS_ORIGINS"] == ("https://a.example", "https://b.example")
+    assert config.from_environ({"APP_TRUST_PROXY": " TRUE "})["TRUST_PROXY"] is True
 
 
 @pytest.mark.parametrize(
@@ -33,6 +35,7 @@ def test_values_are_parsed_from_the_environment() -> None:
         ("APP_ENV", "prod", "one of"),
         ("APP_SLO_ERROR_RATE_PCT", "150", "percentage"),
         ("APP_MAX_BODY_BYTES", "", "invalid literal"),
+        ("APP_TRUST_PROXY", "yes", "true or false"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable_and_the_value(

@@ -129,3 +129,31 @@ def test_two_stores_writing_at_once_never_see_database_is_locked(tmp_path: Path)
     assert errors == []
     with closing(open_db(Path(path))) as conn:
         assert conn.execute("SELECT count(*) FROM user_states").fetchone()[0] == 10
+
+
+def test_updated_at_follows_the_order_in_which_concurrent_writes_commit(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "order.db"
+    stores = [SqliteStore(str(path)) for _ in range(6)]
+    stores[0].migrate()
+
+    def write(store: SqliteStore, who: int) -> None:
+        for n in range(40):
+            store.update_state(f"w{who}-{n}", {"deviceLabel": str(n)})
+
+    threads = [threading.Thread(target=write, args=(s, i)) for i, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for store in stores:
+        store.close()
+    # Each write inserts a new user, and a new row's rowid is one more than the largest at its
+    # commit (writes hold the lock one at a time): rowid order is commit order.
+    with closing(open_db(path)) as conn:
+        stamps = [
+            row[0] for row in conn.execute("SELECT updated_at FROM user_states ORDER BY rowid")
+        ]
+    assert len(stamps) == 6 * 40
+    assert stamps == sorted(stamps)

@@ -24,7 +24,7 @@ def test_a_request_line_is_the_line_the_logging_path_writes(
     logs.log_request(dict(FIELDS))
     logs.log_fields(logs.REQUEST_LOGGER, dict(FIELDS))
     fast, slow = (json.loads(line) for line in capsys.readouterr().out.splitlines())
-    assert list(fast) == list(slow) == ["timestamp", *FIELDS]
+    assert list(fast) == list(slow) == ["timestamp", *logs.IDENTITY_FIELDS, *FIELDS]
     assert {**fast, "timestamp": None} == {**slow, "timestamp": None}
 
 

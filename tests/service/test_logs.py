@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 from typing import Any
 
@@ -10,24 +11,27 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support import require_tool
+from service import logs
+from tests.support import ROOT, require_tool
 
-SEED_FIELDS = {
+REQUEST_FIELDS = {
     "timestamp", "requestId", "method", "path", "statusCode", "statusText", "duration",
     "durationSeconds", "userId", "isError", "isSlowRequest", "isCriticalEndpoint",
+    "service", "version", "environment", "clientAddress", "userAgent", "responseBytes",
 }  # fmt: skip
+IDENTITY = {"service": "onebox", "version": "dev", "environment": "test"}
 
 
 def lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
 
 
-def test_a_request_logs_one_json_line_with_the_seed_fields(
+def test_a_request_logs_one_json_line_with_the_request_fields(
     client: FlaskClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     client.patch("/api/users/user-123/mute", json={"isMuted": True})
     (entry,) = lines(capsys)
-    assert set(entry) >= SEED_FIELDS
+    assert set(entry) >= REQUEST_FIELDS
     assert entry["method"] == "PATCH"
     assert entry["path"] == "/api/users/user-123/mute"
     assert entry["route"] == "/api/users/<userId>/mute"
@@ -35,6 +39,9 @@ def test_a_request_logs_one_json_line_with_the_seed_fields(
     assert entry["userId"] == "user-123"
     assert entry["isError"] is False and entry["isCriticalEndpoint"] is True
     assert isinstance(entry["duration"], int) and isinstance(entry["durationSeconds"], float)
+    assert {name: entry[name] for name in IDENTITY} == IDENTITY
+    assert entry["clientAddress"] == "127.0.0.1"  # the test client's peer
+    assert entry["responseBytes"] > 0 and entry["userAgent"].startswith("Werkzeug/")
 
 
 def test_errors_and_slow_requests_are_flagged(
@@ -101,11 +108,12 @@ def test_an_unexpected_error_is_a_json_500_and_a_json_stack_trace(
     }
     error, request = lines(capsys)
     assert error["event"] == "unhandled_exception" and error["requestId"] == "r-500"
+    assert error["version"] == "dev" and len(error["fingerprint"]) == 12
     assert error["error"] == "RuntimeError" and "Traceback" in error["stack"]
     assert request["statusCode"] == 500 and request["statusText"] == "server_error"
 
 
-def test_the_seed_jq_queries_work_on_the_output(
+def test_the_documented_jq_queries_work_on_the_output(
     client: FlaskClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     jq = require_tool("jq")
@@ -122,3 +130,103 @@ def test_the_seed_jq_queries_work_on_the_output(
     errors = query('select(.userId == "user-123" and .isError == true) | .statusCode', "-c")
     assert errors.split() == ["400"]
     assert float(query("map(.duration) | add / length", "-s")) >= 0
+
+
+def test_event_lines_and_gunicorn_s_own_lines_say_which_program_wrote_them(
+    app: Flask, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logs.log_event("something_happened", detail=1)
+    (event,) = lines(capsys)
+    assert event == {
+        "timestamp": event["timestamp"],
+        **IDENTITY,
+        "event": "something_happened",
+        "detail": 1,
+    }
+    record = logging.LogRecord("gunicorn.error", logging.INFO, "x", 1, "Booting worker", None, None)
+    other = json.loads(logs.JsonFormatter().format(record))
+    assert {name: other[name] for name in IDENTITY} == IDENTITY
+
+
+def request_line(app: Flask, capsys: pytest.CaptureFixture[str], **headers: str) -> dict[str, Any]:
+    app.test_client().get(
+        "/api/health/live", headers=headers, environ_base={"REMOTE_ADDR": "10.0.0.9"}
+    )
+    (line,) = lines(capsys)
+    return line
+
+
+EDGE = {
+    "X-Forwarded-For": "198.51.100.7, 203.0.113.5",
+    "CloudFront-Viewer-Address": "192.0.2.44:51234",
+}
+
+
+def test_the_client_address_is_the_peer_unless_the_service_is_behind_the_edge(
+    app: Flask, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert request_line(app, capsys, **EDGE)["clientAddress"] == "10.0.0.9"  # headers not trusted
+    app.config["TRUST_PROXY"] = True
+    assert request_line(app, capsys, **EDGE)["clientAddress"] == "192.0.2.44"
+    ipv6 = {"CloudFront-Viewer-Address": "2001:db8::7:443"}
+    assert request_line(app, capsys, **ipv6)["clientAddress"] == "2001:db8::7"
+    forwarded = {"X-Forwarded-For": EDGE["X-Forwarded-For"]}
+    assert request_line(app, capsys, **forwarded)["clientAddress"] == "203.0.113.5"  # last hop
+    assert (
+        request_line(app, capsys, **{"X-Forwarded-For": "<script>"})["clientAddress"] == "10.0.0.9"
+    )
+
+
+def test_the_user_agent_is_logged_cut_to_a_bound_and_the_size_is_the_body_s(
+    app: Flask, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = request_line(app, capsys, **{"User-Agent": "x" * 5000})
+    assert line["userAgent"] == "x" * 256
+    body = app.test_client().get("/api/health/live").get_data()
+    capsys.readouterr()
+    assert request_line(app, capsys)["responseBytes"] == len(body)
+
+
+def _raise_from(source: str, filename: str) -> BaseException:
+    """Run `source` (which defines and calls a function that raises) as if it were `filename`."""
+    try:
+        exec(compile(source, filename, "exec"), {})  # noqa: S102 (our own test source)
+    except Exception as exc:  # noqa: BLE001 (whatever the source raised is the point)
+        return exc
+    raise AssertionError("the source did not raise")
+
+
+BUG = "def handler():\n    return {}['missing']\nhandler()\n"
+SERVICE_FILE = str(ROOT / "service" / "web" / "users.py")
+
+
+def test_the_same_bug_has_the_same_fingerprint_even_when_its_lines_move() -> None:
+    first = logs.fingerprint(_raise_from(BUG, SERVICE_FILE))
+    again = logs.fingerprint(_raise_from(BUG, SERVICE_FILE))
+    moved = logs.fingerprint(_raise_from("\n\n\n# a comment\n" + BUG, SERVICE_FILE))
+    assert first == again == moved
+
+
+def test_different_bugs_have_different_fingerprints() -> None:
+    bug = logs.fingerprint(_raise_from(BUG, SERVICE_FILE))
+    other_type = logs.fingerprint(_raise_from(BUG.replace("{}['missing']", "1 / 0"), SERVICE_FILE))
+    other_function = logs.fingerprint(_raise_from(BUG.replace("handler", "other"), SERVICE_FILE))
+    other_file = logs.fingerprint(_raise_from(BUG, str(ROOT / "service" / "db.py")))
+    assert len({bug, other_type, other_function, other_file}) == 4
+
+
+def test_the_fingerprint_names_our_innermost_frame_not_a_library_s(
+    app: Flask, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def explode(*args: object) -> None:
+        json.loads("{")  # raises inside the json package, called from this function
+
+    app.extensions["onebox"].store.get_state = explode
+    app.test_client().get("/api/users/x/state")
+    app.test_client().get("/api/users/y/state")
+    first, _, second, _ = lines(capsys)
+    assert first["fingerprint"] == second["fingerprint"]
+    try:
+        explode()
+    except ValueError as exc:
+        assert logs.fingerprint(exc) == first["fingerprint"]
