@@ -145,6 +145,7 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
             "ignore_changes": list(request.ignoreChanges),
             "replace_on_changes": list(request.replaceOnChanges),
             "depends_on": list(request.dependencies),
+            "deleted_with": request.deletedWith,
         }
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 

@@ -51,7 +51,10 @@ class Server(pulumi.ComponentResource):
             f"{name}-ip-association",
             instance_id=instance.id,
             allocation_id=address.allocation_id,
-            opts=pulumi.ResourceOptions(parent=self),
+            # deleted_with: Pulumi never disassociates the address of a box it is terminating;
+            # AWS drops the association when the instance is gone. So the old box keeps its
+            # public address while it stops, and its last log lines still reach CloudWatch.
+            opts=pulumi.ResourceOptions(parent=self, deleted_with=instance),
         )
         self.instance_id, self.public_ip = instance.id, address.public_ip
         self.register_outputs({"instance_id": self.instance_id, "public_ip": self.public_ip})

@@ -15,8 +15,8 @@ from service.contract import (
     BACKUP_PREFIX,
     BOX_ROOT,
     ENV_FILE,
-    PUBLISH_UNIT,
-    WEB_UNIT,
+    RELOAD_REQUEST,
+    RESTART_REQUEST,
     metrics_namespace,
 )
 from service.values import (
@@ -210,7 +210,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "APP_AGENT_RELOAD_COMMAND",
         "AGENT_RELOAD_COMMAND",
-        "touch /run/onebox-agent/reload",
+        f"touch {RELOAD_REQUEST}",
         command,
         "how the deploy agent asks for a graceful reload of the web service "
         "(onebox-reload.path turns the touch into a HUP to gunicorn)",
@@ -263,10 +263,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "APP_AGENT_RESTART_COMMAND",
         "AGENT_RESTART_COMMAND",
-        f"systemctl try-restart {WEB_UNIT} {PUBLISH_UNIT}",
+        f"touch {RESTART_REQUEST}",
         command,
         "what the deploy agent runs after it rewrote the env file, so the long-running "
-        "processes read it (a HUP keeps gunicorn's old environment)",
+        "processes read it (onebox-restart.path restarts them: a HUP keeps gunicorn's old "
+        "environment)",
     ),
     Setting(
         "APP_TRUST_PROXY",

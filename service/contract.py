@@ -31,6 +31,10 @@ BACKUP_TIMER = "onebox-backup.timer"
 PUBLISH_UNIT = "onebox-publish.service"
 AGENT_UNIT = "onebox-agent.service"
 AGENT_TIMER = "onebox-agent.timer"
+RELOAD_PATH = "onebox-reload.path"  # root helper: a touch of RELOAD_REQUEST -> HUP to gunicorn
+RELOAD_UNIT = "onebox-reload.service"
+RESTART_PATH = "onebox-restart.path"  # root helper: a touch of RESTART_REQUEST -> restart
+RESTART_UNIT = "onebox-restart.service"
 UNITS = (
     WEB_UNIT,
     SOCKET_UNIT,
@@ -40,7 +44,17 @@ UNITS = (
     PUBLISH_UNIT,
     AGENT_UNIT,
     AGENT_TIMER,
+    RELOAD_PATH,
+    RELOAD_UNIT,
+    RESTART_PATH,
+    RESTART_UNIT,
 )
+
+# -- the deploy agent's user and its requests to the root helpers --------------------------------
+AGENT_USER = "onebox-agent"  # owns the releases, `current` and the env file; no capabilities
+AGENT_RUNTIME_DIR = f"/run/{AGENT_USER}"  # the agent unit's RuntimeDirectory=
+RELOAD_REQUEST = f"{AGENT_RUNTIME_DIR}/reload"  # onebox-reload.path's PathModified=
+RESTART_REQUEST = f"{AGENT_RUNTIME_DIR}/restart"  # onebox-restart.path's PathModified=
 
 # -- backups -------------------------------------------------------------------------------------
 BACKUP_PREFIX = "backups"  # s3://<bucket>/backups/<UTC time>-<host>.sqlite.gz

@@ -33,6 +33,7 @@ from service.contract import (
     CURRENT,
     ENV_FILE,
     INSTALL_STATE,
+    INSTALLER,
     VENV,
     WEB_UNIT,
     release_parameter,
@@ -304,3 +305,25 @@ def test_each_retry_of_the_bootstrap_waits_longer_up_to_five_minutes(
     assert (calls.read_text() if calls.exists() else "") == (f"{wait}\n" if wait else "")
     # A counter that is not a number (the service's user could write one) counts as none.
     assert counter.read_text() == f"{int(attempts) + 1 if attempts.isdigit() else 1}\n"
+
+
+def test_a_settings_line_that_could_run_a_command_stops_the_install_before_root_reads_it(
+    endpoint: str, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    ssm = boto3.client("ssm", endpoint_url=endpoint, region_name="us-east-1", **_keys())
+    hostile = f"APP_ENV=production\ntouch {marker}\nAPP_X=$(touch {marker})\n"
+    ssm.put_parameter(Name=settings_parameter("hostile"), Value=hostile, Type="String")
+    env = _environment(tmp_path / "box", endpoint, "unused")
+    env["ONEBOX_SETTINGS_PARAMETER"] = settings_parameter("hostile")
+    installer = sources.REPO_ROOT / INSTALLER
+    result = subprocess.run(
+        ["bash", str(installer)], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode != 0
+    assert "is not NAME=value" in result.stderr
+    assert (_state(tmp_path / "box")["step"], _state(tmp_path / "box")["status"]) == (
+        "settings",
+        "failed",
+    )
+    assert not marker.exists()

@@ -115,6 +115,15 @@ def test_the_final_backup_does_not_need_the_elastic_ip(dev_run: Run) -> None:
         assert "aws:ec2/eip" not in urn, urn
 
 
+def test_the_address_goes_with_the_instance_so_its_last_log_lines_still_ship(
+    dev_run: Run,
+) -> None:
+    # deleted_with: no DisassociateAddress while the box stops; AWS drops it at termination.
+    (instance,) = dev_run.of_type(INSTANCE)
+    (association,) = dev_run.of_type("aws:ec2/eipAssociation:EipAssociation")
+    assert association.options["deleted_with"].endswith(f"::{instance.name}")
+
+
 def test_a_paused_stack_keeps_the_s3_endpoint_so_the_last_box_could_back_up(
     paused_run: Run,
 ) -> None:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from service import config
-from service.contract import BOX_ROOT, ENV_FILE, SOCKET_UNIT, WEB_UNIT
+from service.contract import AGENT_USER, BOX_ROOT, ENV_FILE, SOCKET_UNIT, WEB_UNIT
 from tests.support import DEPLOY, ROOT, require_tool, unit_directives
 
 UNIT_SUFFIXES = (".service", ".timer", ".socket", ".path")
@@ -140,7 +140,7 @@ def test_the_agent_unit_scores_at_most_2_0_exposure() -> None:
 
 
 def test_the_agent_runs_as_its_own_user_with_no_capabilities() -> None:
-    assert unit_directives("onebox-agent.service", "User") == ["onebox-agent"]
+    assert unit_directives("onebox-agent.service", "User") == [AGENT_USER]
     assert unit_directives("onebox-agent.service", "CapabilityBoundingSet") == [""]
     assert unit_directives("onebox-agent.service", "NoNewPrivileges") == ["yes"]
     (paths,) = unit_directives("onebox-agent.service", "ReadWritePaths")

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from service.contract import AGENT_UNIT, BOX_ROOT, CURRENT, ENV_FILE, VENV
+from service.contract import AGENT_UNIT, AGENT_USER, BOX_ROOT, CURRENT, ENV_FILE, VENV
 from tests.support import DEPLOY, require_tool, unit_directives
 
 PART = DEPLOY / "install.d" / "20-agent-user.sh"
-USER = "onebox-agent"
+USER = AGENT_USER
 RECORDING_CHOWN = """#!/bin/sh
 echo "$*" >> "$CHOWN_LOG"
 if [ "$(id -u)" = 0 ]; then exec {chown} "$@"; fi

@@ -11,6 +11,7 @@ from service.agent.settings import AgentSettings
 from service.contract import (
     AGENT_TIMER,
     AGENT_UNIT,
+    AGENT_USER,
     BOX_ROOT,
     CURRENT,
     ENV_FILE,
@@ -33,7 +34,7 @@ def test_the_agent_unit_runs_the_agent_module_from_the_current_release() -> None
     settings = AgentSettings.from_config(config.from_environ({**env, **REQUIRED}))
     assert str(settings.root) == BOX_ROOT
     # Not root: it asks for the reload through the file onebox-reload.path watches.
-    assert unit_directives(AGENT_UNIT, "User") == ["onebox-agent"]
+    assert unit_directives(AGENT_UNIT, "User") == [AGENT_USER]
     (watched,) = unit_directives("onebox-reload.path", "PathModified")
     assert settings.reload_command == ("touch", watched)
 
