@@ -8,11 +8,13 @@ that is what `@pulumi.runtime.test` guards against, and why these tests do not n
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from infra.mocks import Run, run_program, stack_values
+from tests.aws import moto_server
 
 ADMIN_CIDR = "198.51.100.7/32"
 PINNED_AMI = "ami-0fedcba9876543210"
@@ -50,3 +52,10 @@ def admin_run() -> Run:
 def paused_run() -> Run:
     """running=false: the stack paused for the price of the bucket."""
     return run_program(dev_values(running=False))
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """One moto_server for the module."""
+    with moto_server() as url:
+        yield url

@@ -123,4 +123,9 @@ def test_the_rules_load_evaluate_and_record(prometheus: str) -> None:
     assert {rule["name"]: rule["health"] for rule in loaded} == {
         rule.get("alert") or rule["record"]: "ok" for rule in rules()
     }
-    assert query(prometheus, "instance:onebox_http_errors:ratio_rate5m")
+    # A rate needs two scrapes of the counter: the first evaluations may record nothing yet.
+    wait_until(
+        lambda: bool(query(prometheus, "instance:onebox_http_errors:ratio_rate5m")),
+        timeout=WAIT,
+        what="the 5xx ratio to be recorded",
+    )

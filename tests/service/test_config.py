@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from service import config
+from service import config, contract
 
 
 def test_defaults_are_the_documented_objectives() -> None:
@@ -46,3 +49,24 @@ def test_a_bad_value_is_refused_naming_the_variable_and_the_value(
     message = str(caught.value)
     assert message.startswith(f"{name}={raw!r}")
     assert why in message
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ('parse = "no_such_parser"\ndefault = "1"', "parse='no_such_parser' is not a parser"),
+        ('parse = "text"\ndefault = "{NO_SUCH_FACT}"', "default names no fact 'NO_SUCH_FACT'"),
+    ],
+)
+def test_a_table_row_with_an_unknown_parser_or_fact_is_refused_naming_it(
+    tmp_path: Path, row: str, message: str
+) -> None:
+    table = tmp_path / "settings.toml"
+    table.write_text(f'[APP_X]\nkey = "X"\ndoc = "x"\n{row}\n')
+    with pytest.raises(config.ConfigError, match=re.escape(f"settings.toml: APP_X: {message}")):
+        config._load(table)
+
+
+def test_a_default_that_names_a_fact_takes_it_from_the_contract() -> None:
+    assert config.defaults()["RELEASES_ROOT"] == contract.BOX_ROOT
+    assert config.defaults()["BACKUP_PREFIX"] == contract.BACKUP_PREFIX
