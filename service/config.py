@@ -26,10 +26,12 @@ from service.values import (
     csv,
     environment,
     flag,
+    http_url,
     keep,
     percent,
     positive_int,
     positive_number,
+    ratio,
     text,
 )
 
@@ -277,6 +279,22 @@ SETTINGS: tuple[Setting, ...] = (
         "true only when every request comes through the edge: log lines then take the client "
         "address from CloudFront-Viewer-Address or X-Forwarded-For's last hop; "
         "false: from the connection",
+    ),
+    Setting(
+        "APP_OTEL_ENDPOINT",
+        "OTEL_ENDPOINT",
+        "",
+        http_url,
+        "OTLP/HTTP collector base URL the web service sends its trace spans to (/v1/traces "
+        "appended); empty: tracing is off and OpenTelemetry is never imported",
+    ),
+    Setting(
+        "APP_OTEL_SAMPLE_RATIO",
+        "OTEL_SAMPLE_RATIO",
+        "1",
+        ratio,
+        "share of new traces recorded (0 to 1); a request with a traceparent follows its "
+        "caller's sampling decision",
     ),
 )
 
