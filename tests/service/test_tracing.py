@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from service import config
 from service.web import create_app, runtime
 from tests.support import ROOT
 
@@ -246,3 +247,24 @@ def test_turning_tracing_on_does_not_change_the_api(
     for on in _app(tmp_path / "on", **on_settings):
         assert answers(on) == expected
         assert len(finished(on, exporter)) > len(API_REQUESTS)  # it did trace them
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw"),
+    [
+        ("APP_OTEL_ENDPOINT", "collector:4318"),
+        ("APP_OTEL_ENDPOINT", "ftp://collector"),
+        ("APP_OTEL_SAMPLE_RATIO", "1.5"),
+        ("APP_OTEL_SAMPLE_RATIO", "half"),
+    ],
+)
+def test_a_bad_tracing_setting_stops_the_service_naming_it(variable: str, raw: str) -> None:
+    with pytest.raises(config.ConfigError, match=variable):
+        config.from_environ({variable: raw})
+
+
+def test_tracing_is_off_unless_an_endpoint_is_given() -> None:
+    settings = config.defaults()
+    assert settings["OTEL_ENDPOINT"] == ""
+    endpoint = {"APP_OTEL_ENDPOINT": " http://collector:4318/ "}
+    assert config.from_environ(endpoint)["OTEL_ENDPOINT"] == "http://collector:4318"
