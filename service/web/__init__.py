@@ -34,12 +34,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
     logs.configure(version=settings["VERSION"], environment=settings["ENV"])
 
-    store: UserStateStore = SqliteStore(
+    sqlite = SqliteStore(
         settings["DATABASE"],
         busy_timeout_ms=settings["DB_BUSY_TIMEOUT_MS"],
         pragmas=settings.get("DATABASE_PRAGMAS"),
     )
-    store.migrate()
+    sqlite.migrate()
+    store: UserStateStore = sqlite
     if settings["OTEL_ENDPOINT"]:
         # Only now: with tracing off, no process imports OpenTelemetry (tests pass an exporter).
         from service.web import tracing
