@@ -21,6 +21,7 @@ import os
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
+from flask import request
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
@@ -98,8 +99,6 @@ def _name_by_method(span: trace.Span, environ: dict[str, Any]) -> None:
 
 def _name_by_route(endpoint: str | None = None, values: object = None) -> None:
     """After routing (a url_value_preprocessor): the route template names the span."""
-    from flask import request
-
     span = trace.get_current_span()
     rule = request.url_rule
     if rule is None or not span.is_recording():
