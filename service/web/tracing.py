@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
+from service.logs import SERVICE
 from service.store import SpanFactory, TracedStore, UserStateStore
 from service.web.observe import SPAN_TRACE_ID
 from service.web.runtime import TRACING
@@ -37,7 +38,6 @@ from service.web.runtime import TRACING
 if TYPE_CHECKING:
     from flask import Flask
 
-SERVICE_NAME = "onebox"
 TRACES_PATH = "/v1/traces"  # OTLP/HTTP's path for spans, appended to APP_OTEL_ENDPOINT
 EXPORT_TIMEOUT_SECONDS = 3  # one export, retries included: bounds the flush at worker exit
 MAX_QUEUE_SIZE = 2048  # spans waiting per worker; beyond it new spans are dropped
@@ -50,7 +50,7 @@ def provider(settings: dict[str, Any], exporter: SpanExporter | None = None) -> 
     """
     resource = Resource.create(
         {
-            "service.name": SERVICE_NAME,
+            "service.name": SERVICE,  # the name every log line carries
             "service.version": settings["VERSION"],
             "deployment.environment": settings["ENV"],
             "process.pid": os.getpid(),  # which gunicorn worker
