@@ -177,10 +177,11 @@ def test_an_unreachable_collector_never_slows_or_fails_a_request(tmp_path: Path)
         assert time.perf_counter() - started < 10
 
 
-def test_with_tracing_off_opentelemetry_is_never_imported(tmp_path: Path) -> None:
+def test_with_tracing_off_no_process_of_the_box_imports_opentelemetry(tmp_path: Path) -> None:
     program = (
         "import sys\n"
         "import service.web, service.db, service.store\n"
+        "import service.publish.loop, service.backup.commands, service.agent.deploy\n"
         "from service.web import create_app\n"
         f"app = create_app({{'DATABASE': {str(tmp_path / 'off.db')!r}, 'ENV': 'test'}})\n"
         "app.test_client().get('/api/health').close()\n"
