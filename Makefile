@@ -79,7 +79,7 @@ LOCK_VENV := var/pip-tools
 lock:
 	@test -x $(LOCK_VENV)/bin/pip-compile || \
 	  ($(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet pip-tools)
-	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-find-links \
 	  --no-emit-index-url --output-file service/requirements.lock service/requirements.txt
 
 clean:

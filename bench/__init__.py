@@ -3,6 +3,7 @@
     python -m bench.throughput    the service against a bare Flask app: wrk, then a CPU quota
     python -m bench.workers       gunicorn worker settings at a fixed rate under the quota
     python -m bench.cpu_profile   CPU per request in process, by step
+    python -m bench.tracing       CPU per request in process, tracing off and on
     python -m bench.backup        backup and restore of a large database, and the publisher
     python -m bench.drills        failure drills against the local box
 

@@ -7,7 +7,8 @@ not a rewrite of the views.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -80,3 +81,46 @@ class UserStateStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# Opens a span named after a store call (service/web/tracing.py makes one from its tracer).
+SpanFactory = Callable[[str], AbstractContextManager[object]]
+
+
+class TracedStore:
+    """A `UserStateStore` whose calls each run inside a span named `store.<method>`.
+
+    The seam for tracing: it wraps any store and knows nothing of OpenTelemetry, so the
+    store itself (and every process that does not trace) carries no tracing code at all.
+    """
+
+    def __init__(self, inner: UserStateStore, span: SpanFactory) -> None:
+        self.inner = inner
+        self.kind = inner.kind
+        self.mode = inner.mode
+        self._span = span
+
+    def get_state(self, user_id: str) -> UserState | None:
+        with self._span("store.get_state"):
+            return self.inner.get_state(user_id)
+
+    def update_state(
+        self, user_id: str, changes: Mapping[str, object], now: str | None = None
+    ) -> UserState:
+        with self._span("store.update_state"):
+            return self.inner.update_state(user_id, changes, now)
+
+    def record_activity(self, user_ids: Mapping[str, float], since: float) -> ActiveUsers:
+        with self._span("store.record_activity"):
+            return self.inner.record_activity(user_ids, since)
+
+    def active_users(self, since: float) -> ActiveUsers:
+        with self._span("store.active_users"):
+            return self.inner.active_users(since)
+
+    def ping(self) -> None:
+        with self._span("store.ping"):
+            self.inner.ping()
+
+    def close(self) -> None:
+        self.inner.close()  # at shutdown, after the last request: nothing to trace

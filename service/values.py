@@ -7,6 +7,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("production", "development", "test")
 
@@ -69,6 +70,24 @@ def flag(raw: str) -> bool:
 
 def text(raw: str) -> str:
     return raw.strip()
+
+
+def http_url(raw: str) -> str:
+    """An http(s) URL with a host, without its trailing slash; empty stays empty (off)."""
+    value = raw.strip().rstrip("/")
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host, or empty")
+    return value
+
+
+def ratio(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value <= 1:
+        raise ValueError("must be a number from 0 to 1")
+    return value
 
 
 @dataclass(frozen=True)

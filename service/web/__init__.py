@@ -22,6 +22,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     from service import config, logs
     from service.db import SqliteStore
+    from service.store import UserStateStore
     from service.web import body, cors, errors, health, metrics, metrics_views, observe, users
     from service.web.activity import ActivityTracker
     from service.web.runtime import Runtime
@@ -33,12 +34,19 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
     logs.configure(version=settings["VERSION"], environment=settings["ENV"])
 
-    store = SqliteStore(
+    sqlite = SqliteStore(
         settings["DATABASE"],
         busy_timeout_ms=settings["DB_BUSY_TIMEOUT_MS"],
         pragmas=settings.get("DATABASE_PRAGMAS"),
     )
-    store.migrate()
+    sqlite.migrate()
+    store: UserStateStore = sqlite
+    if settings["OTEL_ENDPOINT"]:
+        # Only now: with tracing off, no process imports OpenTelemetry (tests pass an exporter).
+        from service.web import tracing
+
+        tracing.init_app(app, exporter=settings.get("OTEL_EXPORTER"))
+        store = tracing.traced_store(app, store)
     app.extensions["onebox"] = Runtime(
         config=app.config,  # one dict: views and hooks read what tests or the env set
         store=store,

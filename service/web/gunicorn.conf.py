@@ -42,6 +42,8 @@ bind = ["127.0.0.1:8000"]
 # a client that trickles its request holds its thread until it is done, and with one thread
 # two such clients would take all the box's capacity; with two they take half.
 workers = 2
+# No preload_app: each worker builds its app after the fork, so its database connections and,
+# with tracing on, its span exporter's thread (service/web/tracing.py) are its own.
 worker_class = "gthread"
 threads = 2
 # A worker whose main loop is silent this long is killed and replaced. Under gthread this is
@@ -160,7 +162,7 @@ def post_worker_init(worker: Any) -> None:
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    """Worker, after its last request: close the database and say so."""
+    """Worker, after its last request: close the database and say so; send queued spans."""
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
         from service.web.shutdown import close

@@ -1,7 +1,9 @@
 """Around every request: its id, its timing, its metrics, its user's activity and its log line.
 
 `X-Request-ID` is honoured when it is a sane token and generated otherwise, and is echoed back;
-the trace id of a W3C `traceparent` is logged when present.
+the trace id of a W3C `traceparent` is logged when present. With tracing on, the trace id logged
+is the request span's (tracing.py puts it in the environ as SPAN_TRACE_ID): the caller's when
+the span continues its trace, a new one otherwise, so every line leads to its trace.
 
 This runs twice per request on a box with a tenth of a CPU, so it reads the WSGI environ and
 the request object directly (each `flask.request.x` is a context-variable lookup) and measures
@@ -27,6 +29,7 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 CRITICAL_PREFIX = "/api/users/"
 NO_TRACE = "0" * 32
+SPAN_TRACE_ID = "onebox.trace_id"  # environ key: the trace id of the request's span
 NOT_ACTIVITY = frozenset({"OPTIONS", "HEAD"})
 MAX_USER_AGENT = 256  # characters logged: a user agent is the client's to make as long as it likes
 
@@ -80,8 +83,12 @@ def _start(endpoint: str | None = None, values: object = None) -> None:
     stamps.started = started
     incoming = environ.get("HTTP_X_REQUEST_ID", "")
     stamps.request_id = incoming if REQUEST_ID.fullmatch(incoming) else new_request_id()
-    traceparent = environ.get("HTTP_TRACEPARENT")
-    stamps.trace_id = trace_id(traceparent) if traceparent else None
+    traced = environ.get(SPAN_TRACE_ID)
+    if traced is not None:  # tracing is on: the span is the one source
+        stamps.trace_id = traced
+    else:
+        traceparent = environ.get("HTTP_TRACEPARENT")
+        stamps.trace_id = trace_id(traceparent) if traceparent else None
 
 
 def _finish(response: Response) -> Response:

@@ -16,6 +16,8 @@ from service.store import UserStateStore
 from service.web.activity import ActivityTracker
 from service.web.metrics import Metrics
 
+TRACING = "onebox.tracing"  # app.extensions key of the tracer provider, when tracing is on
+
 
 @dataclass
 class Runtime:

@@ -2,7 +2,7 @@
 
 master  SIGTERM -> shutdown_initiated; it tells each worker to stop
 worker  SIGTERM -> readiness answers 503 at once; in-flight requests finish (graceful_timeout)
-worker  exit    -> server_closed, then database_closed
+worker  exit    -> server_closed, then database_closed (then queued trace spans are sent)
 master  exit    -> shutdown_complete
 gunicorn.conf.py wires these functions to gunicorn's hooks; they are plain functions here so
 they can be tested without gunicorn.
@@ -36,6 +36,10 @@ def close(app: Flask) -> None:
     rt.activity.close()
     rt.store.close()
     log_event("database_closed", message="Database connection closed", pid=pid)
+    if runtime.TRACING in app.extensions:  # tracing on: send the spans still queued
+        from service.web import tracing
+
+        tracing.shutdown(app)
 
 
 def wrap_master_signal(name: str, handler: Callable[[], Any]) -> Callable[[], Any]:
