@@ -278,6 +278,21 @@ SETTINGS: tuple[Setting, ...] = (
         "address from CloudFront-Viewer-Address or X-Forwarded-For's last hop; "
         "false: from the connection",
     ),
+    Setting(
+        "APP_RATE_WRITES_PER_MINUTE",
+        "RATE_WRITES_PER_MINUTE",
+        "120",
+        positive_int,
+        "writes (POST, PUT, PATCH, DELETE) one client may make a minute before a 429 "
+        "(the stack's writesPerMinute)",
+    ),
+    Setting(
+        "APP_RATE_READS_PER_MINUTE",
+        "RATE_READS_PER_MINUTE",
+        "600",
+        positive_int,
+        "reads one client may make a minute before a 429 (the stack's readsPerMinute)",
+    ),
 )
 
 
