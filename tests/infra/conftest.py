@@ -17,6 +17,9 @@ from infra.mocks import Run, run_program, stack_values
 ADMIN_CIDR = "198.51.100.7/32"
 PINNED_AMI = "ami-0fedcba9876543210"
 OLD_BUCKET = "onebox-backups-from-before"
+DOMAIN = "api.example.com"
+ZONE = "Z0123456789ABCDEFGHIJ"
+GIVEN_TOKEN = "given" + "T0ken" * 8  # 45 characters, as `pulumi config set --secret` gives it
 
 
 def dev_values(**overrides: Any) -> dict[str, Any]:
@@ -50,3 +53,19 @@ def admin_run() -> Run:
 def paused_run() -> Run:
     """running=false: the stack paused for the price of the bucket."""
     return run_program(dev_values(running=False))
+
+
+@pytest.fixture(scope="session")
+def direct_run() -> Run:
+    """edge=none: no distribution, the HTTP port open to allowedCidrs over plain HTTP."""
+    return run_program(dev_values(edge="none", allowedCidrs=["203.0.113.0/24", "::/0"]))
+
+
+@pytest.fixture(scope="session")
+def domain_run() -> Run:
+    """A custom domain in the user's hosted zone, a given token, another region."""
+    return run_program(
+        dev_values(
+            domain=DOMAIN, hostedZoneId=ZONE, apiToken=GIVEN_TOKEN, **{"aws:region": "eu-west-1"}
+        )
+    )
