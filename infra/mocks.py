@@ -191,6 +191,7 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
             "replace_on_changes": list(request.replaceOnChanges),
             "depends_on": list(request.dependencies),
             "deleted_with": request.deletedWith,
+            "provider": request.provider,  # "<urn>::<id>" of an explicit provider, else ""
         }
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 

@@ -38,7 +38,9 @@ class StackSecrets(pulumi.ComponentResource):
         super().__init__("onebox:secrets:StackSecrets", name, None, opts)
         token = args.api_token if args.api_token is not None else self._generate(f"{name}-token")
         self.api_token = pulumi.Output.secret(token)
-        self._store(f"{name}-token", args.api_token_parameter, self.api_token, "the API token", args)
+        self._store(
+            f"{name}-token", args.api_token_parameter, self.api_token, "the API token", args
+        )
         self.origin_secret = None
         if args.with_origin_secret:
             self.origin_secret = pulumi.Output.secret(self._generate(f"{name}-origin"))

@@ -295,7 +295,9 @@ ORIGIN_HEADER = "X-Onebox-Origin"  # the header CloudFront sends to the origin
 SECRETS_DIR = "/etc/onebox/secrets"  # root:onebox 0750
 API_TOKEN_FILE = f"{SECRETS_DIR}/api-token"  # root:onebox 0440, the token alone
 ORIGIN_MAP_FILE = f"{SECRETS_DIR}/origin.conf"  # root:nginx 0640, an nginx map of the secret
-GUNICORN_SOCKET = f"{RUNTIME_DIR}/gunicorn.sock"  # onebox.socket's ListenStream once nginx fronts it
+GUNICORN_SOCKET = (
+    f"{RUNTIME_DIR}/gunicorn.sock"  # onebox.socket's ListenStream once nginx fronts it
+)
 
 
 def api_token_parameter(stack: str) -> str:

@@ -57,8 +57,10 @@ def paused_run() -> Run:
 
 @pytest.fixture(scope="session")
 def direct_run() -> Run:
-    """edge=none: no distribution, the HTTP port open to allowedCidrs over plain HTTP."""
-    return run_program(dev_values(edge="none", allowedCidrs=["203.0.113.0/24", "::/0"]))
+    """edge=none: no distribution, port 8080 open to allowedCidrs over plain HTTP."""
+    return run_program(
+        dev_values(edge="none", httpPort=8080, allowedCidrs=["203.0.113.0/24", "::/0"])
+    )
 
 
 @pytest.fixture(scope="session")
