@@ -130,12 +130,15 @@ class OneboxMocks(pulumi.runtime.Mocks):
     def __init__(self, region: str) -> None:
         self.region = region
         self.invokes: list[str] = []
-        self.declared: list[tuple[str, str, dict[str, Any], frozenset[str]]] = []
+        self.declared: list[tuple[str, str, dict[str, Any]]] = []
+        # (type, name) -> the top-level inputs that held a secret (`declared` keeps them plain)
+        self.secret_inputs: dict[tuple[str, str], frozenset[str]] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
         secret = frozenset(key for key, value in inputs.items() if holds_secret(value))
-        self.declared.append((args.typ, args.name, plain(inputs), secret))
+        self.secret_inputs[(args.typ, args.name)] = secret
+        self.declared.append((args.typ, args.name, plain(inputs)))
         ids = {"aws:ec2/instance:Instance": "i-0123456789abcdef0"}
         resource_id = ids.get(args.typ, f"{args.name}-id")
         return resource_id, _state(args.typ, args.name, args.inputs, self.region)
@@ -251,7 +254,13 @@ def run_program(values: dict[str, Any], stack: str = "dev", program: Path | None
         if isinstance(value, pulumi.Output) and _sync_await(value.is_secret())
     )
     declared = [
-        Declared(typ, name, inputs, monitor.options.get((typ, name), {}), secret)
-        for typ, name, inputs, secret in mocks.declared
+        Declared(
+            typ,
+            name,
+            inputs,
+            monitor.options.get((typ, name), {}),
+            mocks.secret_inputs.get((typ, name), frozenset()),
+        )
+        for typ, name, inputs in mocks.declared
     ]
     return Run(declared, dict(outputs or {}), list(mocks.invokes), secret_outputs)
