@@ -11,23 +11,47 @@ import pulumi
 from infra import config, costs, sources, userdata
 from infra.alarm_specs import alarm_metric_count, instance_alarms
 from infra.bucket import BackupBucket, BackupBucketArgs
+from infra.edge import Edge, EdgeArgs
 from infra.logs import Logs, LogsArgs
 from infra.monitoring import Monitoring, MonitoringArgs
 from infra.network import Network, NetworkArgs
 from infra.release import ReleaseArgs, ServiceRelease
+from infra.secrets import SecretsArgs, StackSecrets
 from infra.server import ROOT_VOLUME_GB, Server, ServerArgs
 from infra.settings import BoxSettings, SettingsArgs
 from infra.tags import tags
-from service.contract import metrics_namespace, release_parameter, settings_parameter
+from service.contract import (
+    api_token_parameter,
+    metrics_namespace,
+    origin_secret_parameter,
+    release_parameter,
+    settings_parameter,
+)
 
 settings = config.load()
 stack = pulumi.get_stack()
 namespace = metrics_namespace(stack)
+with_edge = settings.edge == "cloudfront"
 
 network = Network(
     "onebox-network",
     NetworkArgs(
-        settings.http_port, settings.allowed_cidrs, settings.ssh_cidr, tags(stack, "network")
+        settings.http_port,
+        settings.allowed_cidrs,
+        settings.ssh_cidr,
+        tags(stack, "network"),
+        from_cloudfront=with_edge,
+    ),
+)
+# Kept while the stack is paused, so a resumed box gets the same token and origin secret.
+secrets = StackSecrets(
+    "onebox-secrets",
+    SecretsArgs(
+        api_token_parameter(stack),
+        origin_secret_parameter(stack),
+        api_token=settings.api_token,
+        with_origin_secret=with_edge,
+        tags=tags(stack, "secrets"),
     ),
 )
 bucket = BackupBucket(
@@ -79,7 +103,8 @@ if settings.running:  # running=false: no instance, no address; bucket, topic, b
             restore_bucket=settings.restore_from_bucket,
             log_group_arn=logs.group_arn,
             # release, settings: what the bootstrap reads; network: the final backup's egress
-            boot_after=[release, box_config, network, logs],
+            # secrets: the parameters the box reads at start
+            boot_after=[release, box_config, network, logs, secrets],
             tags=tags(stack, "server"),
         ),
     )
@@ -102,10 +127,29 @@ usage = costs.Usage(
     root_volume_gb=ROOT_VOLUME_GB,
     alarm_metrics=alarm_metric_count(instance_alarms(namespace)) if server else 0,
     log_retention_days=settings.log_retention_days,
+    edge=with_edge,
+    domain=settings.domain is not None,
 )
 breakdown = costs.breakdown(usage, settings.free_tier)
+edge = None
+if server and secrets.origin_secret is not None:  # no box, no origin: paused, no distribution
+    edge = Edge(
+        "onebox-edge",
+        EdgeArgs(
+            origin_domain=server.public_dns,
+            http_port=settings.http_port,
+            origin_secret=secrets.origin_secret,
+            domain=settings.domain,
+            hosted_zone_id=settings.hosted_zone_id,
+            tags=tags(stack, "edge"),
+        ),
+    )
 port = "" if settings.http_port == 80 else f":{settings.http_port}"
-base = server.public_ip.apply(lambda ip: f"http://{ip}{port}") if server else None
+base: pulumi.Output[str] | None = None
+if edge:
+    base = edge.domain_name.apply(lambda host: f"https://{host}")
+elif server:  # edge none: plain HTTP straight to the box
+    base = server.public_ip.apply(lambda ip: f"http://{ip}{port}")
 console = (
     f"https://{settings.region}.console.aws.amazon.com/cloudwatch/home?region={settings.region}"
 )
@@ -114,6 +158,9 @@ pulumi.export("url", base)
 pulumi.export("health_url", base.apply(lambda url: f"{url}/api/health") if base else None)
 pulumi.export("metrics_url", base.apply(lambda url: f"{url}/api/metrics") if base else None)
 pulumi.export("public_ip", server.public_ip if server else None)
+pulumi.export("distribution_id", edge.distribution_id if edge else None)
+# Only ever a secret: `pulumi stack output --show-secrets api_token` shows it.
+pulumi.export("api_token", secrets.api_token)
 pulumi.export("instance_id", server.instance_id if server else None)
 pulumi.export("backup_bucket", bucket.bucket_name)
 pulumi.export("log_group", logs.group_name)

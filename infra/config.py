@@ -11,10 +11,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 FREE_TIER_PLANS = ("legacy", "none")
+# cloudfront (the default): HTTPS through CloudFront, the HTTP port open to its origin-facing
+# addresses only. none: no distribution, the HTTP port open to allowedCidrs over plain HTTP.
+EDGES = ("cloudfront", "none")
 NO_SUBSCRIBER = (
     "NO ONE: alertEmail is empty, so the alarms and the budget notify a topic nobody is "
     "subscribed to (set onebox:alertEmail)"
@@ -25,6 +28,10 @@ _INSTANCE_TYPE = re.compile(r"^t(2|3|3a)\.(nano|micro|small|medium|large)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_ZONE = re.compile(r"^Z[A-Z0-9]{4,31}$")
+# A token the env file, an HTTP header and the secrets file carry without escaping.
+_TOKEN = re.compile(r"^[A-Za-z0-9._~-]{32,128}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # The retention values CloudWatch Logs accepts (PutRetentionPolicy's retentionInDays).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
@@ -63,6 +70,13 @@ class StackConfig:
     # clock); the window lasts an hour (service/deploy/patch/onebox-patch.sh).
     maintenance_window: str = "Sun *-*-* 03:00:00"
     log_retention_days: int = 14
+    edge: str = "cloudfront"
+    domain: str | None = None  # a custom domain for the distribution (needs hosted_zone_id)
+    hosted_zone_id: str | None = None  # the user's Route 53 zone of `domain`
+    # repr=False: a traceback or a log line that prints the config never shows the token.
+    api_token: str | None = field(default=None, repr=False)  # None: the stack generates one
+    writes_per_minute: int = 120  # per client, enforced on the box (APP_RATE_*)
+    reads_per_minute: int = 600
 
     @property
     def alerts(self) -> str:
@@ -131,10 +145,37 @@ def _budget(value: Any) -> float:
     return amount
 
 
-def _free_tier(value: Any) -> str:
-    if value not in FREE_TIER_PLANS:
-        raise ValueError(f"freeTier: {value!r} is not one of {', '.join(FREE_TIER_PLANS)}")
+def _one_of(key: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{key}: {value!r} is not one of {', '.join(allowed)}")
     return str(value)
+
+
+def _free_tier(value: Any) -> str:
+    return _one_of("freeTier", value, FREE_TIER_PLANS)
+
+
+def _secret(key: str, value: Any, pattern: re.Pattern[str], what: str) -> str:
+    text = str(value)
+    if not pattern.fullmatch(text):
+        raise ValueError(f"{key}: the value ({len(text)} characters) is not {what}")
+    return text
+
+
+def _check_edge(config: StackConfig) -> StackConfig:
+    """The keys that only make sense together: a domain needs its zone and the edge."""
+    if (config.domain is None) != (config.hosted_zone_id is None):
+        raise ValueError("domain and hostedZoneId: set both (the zone holds the domain) or neither")
+    if config.edge == "cloudfront" and not (
+        config.http_port in (80, 443) or config.http_port >= 1024
+    ):
+        raise ValueError(
+            f"httpPort: {config.http_port} is not a port CloudFront connects to an origin on "
+            "(80, 443 or 1024-65535); choose one, or edge: none"
+        )
+    if config.domain is not None and config.edge != "cloudfront":
+        raise ValueError(f"domain: {config.domain!r} needs edge: cloudfront (edge is 'none')")
+    return config
 
 
 def _window(value: Any) -> str:
@@ -180,6 +221,19 @@ _PARSERS: dict[str, tuple[str, Any]] = {
     "maintenanceWindow": ("maintenance_window", _window),
     "logRetentionDays": ("log_retention_days", _retention),
     # The provider's own key (aws:region), read here so components get it as a plain value.
+    "edge": ("edge", lambda v: _one_of("edge", v, EDGES)),
+    "domain": ("domain", lambda v: _matching("domain", v, _DOMAIN, "a lower-case domain name")),
+    "hostedZoneId": (
+        "hosted_zone_id",
+        lambda v: _matching("hostedZoneId", v, _ZONE, "a Route 53 hosted zone id (Z...)"),
+    ),
+    "apiToken": (
+        "api_token",
+        # The message never repeats the value: it is a secret.
+        lambda v: _secret("apiToken", v, _TOKEN, "32-128 of A-Z a-z 0-9 . _ ~ -"),
+    ),
+    "writesPerMinute": ("writes_per_minute", lambda v: _int("writesPerMinute", v, 1, 100_000)),
+    "readsPerMinute": ("reads_per_minute", lambda v: _int("readsPerMinute", v, 1, 100_000)),
     "aws:region": ("region", lambda v: _matching("aws:region", v, _REGION, "an AWS region")),
 }
 
@@ -192,11 +246,11 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
     if unknown:
         raise ValueError(f"unknown config key(s): {', '.join(unknown)}; known: {', '.join(KEYS)}")
     values: dict[str, Any] = {}
-    for key, (field, parser) in _PARSERS.items():
+    for key, (name, parser) in _PARSERS.items():
         value = raw.get(key)
         if value is not None and value != "":
-            values[field] = parser(value)
-    return StackConfig(**values)
+            values[name] = parser(value)
+    return _check_edge(StackConfig(**values))
 
 
 def load() -> StackConfig:

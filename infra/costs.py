@@ -8,6 +8,9 @@ Prices: AWS public list prices for us-east-1 (N. Virginia), on-demand, Linux, in
   https://aws.amazon.com/cloudwatch/pricing/         (custom metrics, alarm metrics, dashboards,
                                                       Logs: Standard ingestion and storage)
   https://aws.amazon.com/free/                       (free-tier allowances)
+  https://aws.amazon.com/cloudfront/pricing/         (data out, HTTPS requests, always-free)
+  https://aws.amazon.com/kms/pricing/                (requests; the aws/ssm key itself is free)
+  https://aws.amazon.com/route53/pricing/            (alias queries to CloudFront are free)
 Table dated PRICES_AS_OF. It was transcribed offline (this project has no network), not fetched:
 re-check the pages above before relying on a figure. AWS Budgets without actions, SSM standard
 parameters, SNS e-mail (first 1,000 a month) and the first 100 GB a month of data out cost nothing.
@@ -55,6 +58,17 @@ FREE = {
 }  # fmt: skip
 # logs_gb: ingestion, storage and Logs Insights data scanned together, every month.
 ALWAYS_FREE = {"custom_metrics": 10, "alarm_metrics": 10, "dashboards": 3, "logs_gb": 5.0}
+# CloudFront rows: transcribed 2026-12-06, PriceClass_100 (North America and Europe), the first
+# 10 TB tier. Its always-free allowance is for every account, every month, not 12 months.
+CLOUDFRONT_OUT_GB = 0.085  # data transfer out to the internet
+CLOUDFRONT_HTTPS_PER_10K = 0.01  # HTTPS requests
+CLOUDFRONT_FREE = {"out_gb": 1024.0, "requests": 10_000_000, "function_invocations": 2_000_000}
+# KMS: the box decrypts its two SecureStrings every minute (20,000 requests a month are free).
+KMS_PER_10K = 0.03
+KMS_FREE_REQUESTS = 20_000
+# Route 53: records in the user's own hosted zone cost nothing, alias queries to CloudFront
+# are free, the ACM certificate is free. The zone is the user's (0.50 a month, not this stack's).
+ROUTE53_RECORDS_MONTH = 0.0
 # t3.micro is free only in regions without t2.micro; this table is us-east-1, which has it.
 FREE_TIER_INSTANCE_TYPES = ("t2.micro",)
 
@@ -75,6 +89,13 @@ class Usage:
     # the journal entry's fields, as the CloudWatch agent sends it) = ~0.8 GB a month.
     log_ingest_gb: float = 0.8
     log_retention_days: int = 14  # logRetentionDays: stored = a month's lines x days / 30
+    edge: bool = True  # a CloudFront distribution in front (edge: cloudfront, running)
+    domain: bool = False  # a custom domain: records in the user's Route 53 zone
+    # The requests above through CloudFront, ~2 KB out each (JSON answers and headers).
+    edge_requests: int = 600_000
+    edge_out_gb: float = 1.2
+    # Two SecureStrings decrypted every minute by the box: 2 x 60 x 730.
+    secret_reads: int = 87_600
 
 
 def _billable(used: float, free: float) -> float:
@@ -130,6 +151,22 @@ def _logs(usage: Usage) -> dict[str, float]:
     }
 
 
+def _edge(usage: Usage) -> dict[str, float]:
+    """CloudFront (inside its always-free allowance at this stack's traffic), the secrets'
+    KMS requests, and Route 53 rows only when a custom domain is set."""
+    items: dict[str, float] = {}
+    if usage.edge and usage.running:
+        out = _billable(usage.edge_out_gb, CLOUDFRONT_FREE["out_gb"]) * CLOUDFRONT_OUT_GB
+        requests = _billable(usage.edge_requests, CLOUDFRONT_FREE["requests"])
+        items["cloudfront"] = out + requests / 10_000 * CLOUDFRONT_HTTPS_PER_10K
+    if usage.running:
+        reads = _billable(usage.secret_reads, KMS_FREE_REQUESTS)
+        items["kms_requests"] = reads / 10_000 * KMS_PER_10K
+    if usage.domain and usage.edge:
+        items["route53_records"] = ROUTE53_RECORDS_MONTH
+    return items
+
+
 def breakdown(usage: Usage, free_tier: str) -> dict[str, float]:
     """USD per month for each item, after the allowances of `free_tier`, rounded to cents/100."""
     if free_tier not in FREE:
@@ -140,6 +177,7 @@ def breakdown(usage: Usage, free_tier: str) -> dict[str, float]:
         **_storage(usage, free),
         **_monitoring(usage),
         **_logs(usage),
+        **_edge(usage),
     }
     return {name: round(value, 4) for name, value in items.items()}
 

@@ -29,6 +29,8 @@ MOCK_AMI = "ami-0123456789abcdef0"
 MOCK_VPC = "vpc-0123456789abcdef0"
 # The default VPC's main route table and one more (a VPC may have several).
 MOCK_ROUTE_TABLES = ["rtb-0123456789abcdef0", "rtb-0fedcba9876543210"]
+MOCK_PREFIX_LIST = "pl-3b927c52"  # com.amazonaws.global.cloudfront.origin-facing's id, us-east-1
+MOCK_DISTRIBUTION_DOMAIN = "d111111abcdef8.cloudfront.net"
 
 
 def plain(value: Any) -> Any:
@@ -42,14 +44,27 @@ def plain(value: Any) -> Any:
     return value
 
 
+def holds_secret(value: Any) -> bool:
+    """Whether a serialized input is, or contains, a Pulumi secret."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return True
+        return any(holds_secret(item) for item in value.values())
+    if isinstance(value, list):
+        return any(holds_secret(item) for item in value)
+    return False
+
+
 @dataclass
 class Declared:
-    """One resource the program declared: type token, name, inputs and options."""
+    """One resource the program declared: type token, name, inputs and options, and which
+    top-level inputs held a secret (the inputs themselves are plain)."""
 
     type: str
     name: str
     inputs: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
+    secret_inputs: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -59,6 +74,7 @@ class Run:
     resources: list[Declared]
     outputs: dict[str, Any]
     invokes: list[str]
+    secret_outputs: frozenset[str] = frozenset()
 
     def of_type(self, type_: str) -> list[Declared]:
         """The declared resources of one type token, in declaration order."""
@@ -78,7 +94,29 @@ def _state(type_: str, name: str, inputs: dict[str, Any], region: str) -> dict[s
         state["bucket"] = f"{inputs.get('bucketPrefix', name)}0123456789"
         state["arn"] = f"arn:aws:s3:::{state['bucket']}"
     elif type_ == "aws:ec2/eip:Eip":
-        state.update(publicIp="203.0.113.10", allocationId="eipalloc-0123456789abcdef0")
+        state.update(
+            publicIp="203.0.113.10",
+            publicDns="ec2-203-0-113-10.compute-1.amazonaws.com",
+            allocationId="eipalloc-0123456789abcdef0",
+        )
+    elif type_ == "random:index/randomPassword:RandomPassword":
+        # Deterministic and plainly fake, so a test can look for it in every other text.
+        state["result"] = f"mock{name.replace('-', '')}".ljust(int(inputs["length"]), "0")
+    elif type_ == "aws:cloudfront/distribution:Distribution":
+        state.update(domainName=MOCK_DISTRIBUTION_DOMAIN, hostedZoneId="Z2FDTNDATAQYW2")
+    elif type_ == "aws:acm/certificate:Certificate":
+        state["domainValidationOptions"] = [
+            {
+                "domainName": inputs["domainName"],
+                "resourceRecordName": f"_0123456789abcdef.{inputs['domainName']}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": "_fedcba9876543210.acm-validations.aws.",
+            }
+        ]
+    elif type_ == "aws:acm/certificateValidation:CertificateValidation":
+        state["certificateArn"] = inputs["certificateArn"]
+    elif type_ == "aws:route53/record:Record":
+        state["fqdn"] = str(inputs["name"]).rstrip(".")
     elif type_ == "aws:ssm/parameter:Parameter":
         state["arn"] = f"arn:aws:ssm:{region}:{ACCOUNT}:parameter{inputs['name']}"
     elif type_ in ("aws:iam/role:Role", "aws:iam/instanceProfile:InstanceProfile"):
@@ -93,9 +131,14 @@ class OneboxMocks(pulumi.runtime.Mocks):
         self.region = region
         self.invokes: list[str] = []
         self.declared: list[tuple[str, str, dict[str, Any]]] = []
+        # (type, name) -> the top-level inputs that held a secret (`declared` keeps them plain)
+        self.secret_inputs: dict[tuple[str, str], frozenset[str]] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.declared.append((args.typ, args.name, plain(dict(args.inputs))))
+        inputs = dict(args.inputs)
+        secret = frozenset(key for key, value in inputs.items() if holds_secret(value))
+        self.secret_inputs[(args.typ, args.name)] = secret
+        self.declared.append((args.typ, args.name, plain(inputs)))
         ids = {"aws:ec2/instance:Instance": "i-0123456789abcdef0"}
         resource_id = ids.get(args.typ, f"{args.name}-id")
         return resource_id, _state(args.typ, args.name, args.inputs, self.region)
@@ -118,6 +161,11 @@ class OneboxMocks(pulumi.runtime.Mocks):
                 "id": "s3", "service": args.args.get("service"),
                 "serviceType": args.args.get("serviceType"),
                 "serviceName": f"com.amazonaws.{self.region}.{args.args.get('service')}",
+            },
+            "aws:ec2/getManagedPrefixList:getManagedPrefixList": {
+                "id": MOCK_PREFIX_LIST, "name": args.args.get("name"), "addressFamily": "IPv4",
+                "arn": f"arn:aws:ec2:{self.region}:aws:prefix-list/{MOCK_PREFIX_LIST}",
+                "entries": [], "maxEntries": 55, "ownerId": "AWS", "version": 1, "tags": {},
             },
             "aws:index/getCallerIdentity:getCallerIdentity": {
                 "accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/plan",
@@ -146,6 +194,7 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
             "replace_on_changes": list(request.replaceOnChanges),
             "depends_on": list(request.dependencies),
             "deleted_with": request.deletedWith,
+            "provider": request.provider,  # "<urn>::<id>" of an explicit provider, else ""
         }
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
@@ -199,8 +248,19 @@ def run_program(values: dict[str, Any], stack: str = "dev", program: Path | None
     root = sdk_settings.get_root_resource()
     exported = getattr(root, "outputs", {})
     outputs = _sync_await(pulumi.Output.from_input(exported).future())
+    secret_outputs = frozenset(
+        name
+        for name, value in exported.items()
+        if isinstance(value, pulumi.Output) and _sync_await(value.is_secret())
+    )
     declared = [
-        Declared(typ, name, inputs, monitor.options.get((typ, name), {}))
+        Declared(
+            typ,
+            name,
+            inputs,
+            monitor.options.get((typ, name), {}),
+            mocks.secret_inputs.get((typ, name), frozenset()),
+        )
         for typ, name, inputs in mocks.declared
     ]
-    return Run(declared, dict(outputs or {}), list(mocks.invokes))
+    return Run(declared, dict(outputs or {}), list(mocks.invokes), secret_outputs)

@@ -14,16 +14,21 @@ import pulumi_aws as aws
 # service by security group; the rules are declared anyway so the intent is reviewable.
 AMAZON_NTP = "169.254.169.123/32"
 WORLD = ("0.0.0.0/0", "::/0")
+# CloudFront's origin-facing addresses, kept current by AWS. It weighs about 55 entries against
+# the security group's 60 inbound rules, which leaves room for the SSH rule.
+CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 
 
 @dataclass(frozen=True)
 class NetworkArgs:
-    """Who may reach the box: the HTTP port from `allowed_cidrs`, SSH only from `ssh_cidr`."""
+    """Who may reach the box: the HTTP port from CloudFront only (`from_cloudfront`, the
+    default) or else from `allowed_cidrs`; SSH only from `ssh_cidr`."""
 
     http_port: int
     allowed_cidrs: tuple[str, ...]
     ssh_cidr: str | None
     tags: dict[str, str] = field(default_factory=dict)
+    from_cloudfront: bool = True
 
 
 def _family(cidr: str) -> dict[str, str]:
@@ -32,8 +37,8 @@ def _family(cidr: str) -> dict[str, str]:
 
 
 class Network(pulumi.ComponentResource):
-    """The default VPC, its S3 gateway endpoint and a security group: inbound HTTP (+ admin
-    SSH), outbound HTTPS/DNS/NTP."""
+    """The default VPC, its S3 gateway endpoint and a security group: inbound HTTP from
+    CloudFront (or from `allowed_cidrs` without an edge) + admin SSH, outbound HTTPS/DNS/NTP."""
 
     vpc_id: pulumi.Output[str]
     """The default VPC's id."""
@@ -97,7 +102,21 @@ class Network(pulumi.ComponentResource):
             aws.vpc.SecurityGroupEgressRule(name, security_group_id=group.id, opts=opts, **rule)
 
     def _ingress(self, name: str, args: NetworkArgs, group: aws.ec2.SecurityGroup) -> None:
-        for index, cidr in enumerate(args.allowed_cidrs):
+        if args.from_cloudfront:
+            prefix_list = aws.ec2.get_managed_prefix_list_output(
+                name=CLOUDFRONT_PREFIX_LIST, opts=pulumi.InvokeOutputOptions(parent=self)
+            )
+            self._rule(
+                "in",
+                f"{name}-http-cloudfront",
+                group,
+                description="HTTP from CloudFront's origin-facing addresses only",
+                ip_protocol="tcp",
+                from_port=args.http_port,
+                to_port=args.http_port,
+                prefix_list_id=prefix_list.id,
+            )
+        for index, cidr in enumerate(() if args.from_cloudfront else args.allowed_cidrs):
             self._rule(
                 "in",
                 f"{name}-http-{index}",

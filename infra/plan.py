@@ -23,12 +23,16 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
                                   "creditSpecification"),
     "aws:ec2/eip:Eip": ("domain",),
     "aws:ec2/securityGroup:SecurityGroup": ("description",),
-    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("description",),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("description",),
     "aws:s3/bucket:Bucket": ("bucketPrefix",),
     "aws:s3/bucketVersioning:BucketVersioning": ("versioningConfiguration",),
     "aws:s3/bucketObjectv2:BucketObjectv2": ("key",),
-    "aws:ssm/parameter:Parameter": ("name",),
+    "aws:ssm/parameter:Parameter": ("name", "type"),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("description", "prefixListId"),
+    "aws:cloudfront/distribution:Distribution": ("httpVersion", "priceClass", "aliases"),
+    "aws:acm/certificate:Certificate": ("domainName", "validationMethod"),
+    "aws:route53/record:Record": ("name", "type"),
+    "random:index/randomPassword:RandomPassword": ("length", "special"),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("policyArn",),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("alarmDescription",),
     "aws:budgets/budget:Budget": ("limitAmount", "limitUnit"),
@@ -83,6 +87,16 @@ INSTANCE_EFFECTS = {
 }
 
 
+# Keys whose change reaches the box or the edge by another way than the user-data or settings.
+OTHER_EFFECTS = {
+    "api_token": "no replacement: its SecureString; the box picks it up within a minute",
+    "edge": "adds or removes the distribution (the url changes) and the HTTP port's sources",
+    "domain": "no replacement: the certificate, the aliases and the url change",
+    "hosted_zone_id": "no replacement: where the certificate's and the alias records live",
+    "allowed_cidrs": "no replacement: the HTTP port's sources, with edge none only",
+}
+
+
 def _field(key: str) -> str:
     """The StackConfig field of a config key (httpPort -> http_port, aws:region -> region)."""
     return re.sub(r"(?<!^)([A-Z])", r"_\1", key.rsplit(":", 1)[-1]).lower()
@@ -95,6 +109,8 @@ def effect(key: str) -> str:
         return "REPLACES the box (the key is in the user-data)"
     if field in INSTANCE_EFFECTS:
         return INSTANCE_EFFECTS[field]
+    if field in OTHER_EFFECTS:
+        return OTHER_EFFECTS[field]
     if field in userdata.SETTING_FIELDS:
         return "no replacement: the settings parameter; the agent rewrites the env file"
     return "no replacement: nothing on the box reads it"
@@ -129,7 +145,7 @@ def report(run: Run, stack: str, free_tier: str) -> list[str]:
     lines += [describe(resource) for resource in run.resources]
     lines += ["", "Outputs (ids, addresses and ARNs are mock placeholders):"]
     lines += [
-        f"  {name:<22} {_short(value, 200)}"
+        f"  {name:<22} {'[secret]' if name in run.secret_outputs else _short(value, 200)}"
         for name, value in run.outputs.items()
         if name not in ("cost_breakdown", "monthly_cost_usd", "alerts")
     ]

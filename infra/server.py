@@ -39,6 +39,8 @@ class Server(pulumi.ComponentResource):
     """The instance's id (targets of SSM sessions and alarm dimensions)."""
     public_ip: pulumi.Output[str]
     """The Elastic IP: the address survives replacement of the instance."""
+    public_dns: pulumi.Output[str]
+    """The Elastic IP's public DNS name (CloudFront's origin: an origin must be a name)."""
 
     def __init__(self, name: str, args: ServerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("onebox:server:Server", name, None, opts)
@@ -57,7 +59,14 @@ class Server(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, deleted_with=instance),
         )
         self.instance_id, self.public_ip = instance.id, address.public_ip
-        self.register_outputs({"instance_id": self.instance_id, "public_ip": self.public_ip})
+        self.public_dns = address.public_dns
+        self.register_outputs(
+            {
+                "instance_id": self.instance_id,
+                "public_ip": self.public_ip,
+                "public_dns": self.public_dns,
+            }
+        )
 
     def _profile(
         self, name: str, args: ServerArgs

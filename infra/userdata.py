@@ -10,7 +10,8 @@
   settings parameter; the installer writes it at first boot and the deploy agent rewrites it
   when it changes, with no replacement.
 
-Neither holds a secret (the box gets AWS access from its instance role).
+Neither holds a secret (the box gets AWS access from its instance role; it reads the API
+token and the origin secret from their SecureStrings, infra/secrets.py).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ BOOTSTRAP = "/usr/local/sbin/onebox-bootstrap"
 # a change of a FACT_FIELDS value replaces the box; of a SETTING_FIELDS value, it does not.
 FACT_FIELDS = ("region", "http_port")
 SETTING_FIELDS = ("region", "http_port", "restore_from_bucket", "backup_keep",
-                  "backup_retention_days", "maintenance_window")  # fmt: skip
+                  "backup_retention_days", "maintenance_window", "writes_per_minute",
+                  "reads_per_minute")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class BoxEnvironment:
     backup_retention_days: int
     http_port: int
     maintenance_window: str = "Sun *-*-* 03:00:00"
+    writes_per_minute: int = 120
+    reads_per_minute: int = 600
 
 
 def box_facts(config: StackConfig, stack: str, bucket: str, base: str) -> BoxFacts:
@@ -91,6 +95,8 @@ def box_environment(config: StackConfig, stack: str, bucket: str) -> BoxEnvironm
         backup_retention_days=config.backup_retention_days,
         http_port=config.http_port,
         maintenance_window=config.maintenance_window,
+        writes_per_minute=config.writes_per_minute,
+        reads_per_minute=config.reads_per_minute,
     )
 
 
@@ -110,6 +116,8 @@ def environment(box: BoxEnvironment) -> dict[str, str]:
         "APP_SETTINGS_PARAMETER": settings_parameter(box.stack),
         "APP_LOG_GROUP": log_group(box.stack),
         "APP_MAINTENANCE_WINDOW": box.maintenance_window,
+        "APP_RATE_WRITES_PER_MINUTE": str(box.writes_per_minute),
+        "APP_RATE_READS_PER_MINUTE": str(box.reads_per_minute),
         "AWS_REGION": box.region,
     }
 

@@ -19,6 +19,9 @@ from tests.aws import moto_server
 ADMIN_CIDR = "198.51.100.7/32"
 PINNED_AMI = "ami-0fedcba9876543210"
 OLD_BUCKET = "onebox-backups-from-before"
+DOMAIN = "api.example.com"
+ZONE = "Z0123456789ABCDEFGHIJ"
+GIVEN_TOKEN = "given" + "T0ken" * 8  # 45 characters, as `pulumi config set --secret` gives it
 
 
 def dev_values(**overrides: Any) -> dict[str, Any]:
@@ -59,3 +62,21 @@ def moto_endpoint() -> Iterator[str]:
     """One moto_server for the module."""
     with moto_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def direct_run() -> Run:
+    """edge=none: no distribution, port 8080 open to allowedCidrs over plain HTTP."""
+    return run_program(
+        dev_values(edge="none", httpPort=8080, allowedCidrs=["203.0.113.0/24", "::/0"])
+    )
+
+
+@pytest.fixture(scope="session")
+def domain_run() -> Run:
+    """A custom domain in the user's hosted zone, a given token, another region."""
+    return run_program(
+        dev_values(
+            domain=DOMAIN, hostedZoneId=ZONE, apiToken=GIVEN_TOKEN, **{"aws:region": "eu-west-1"}
+        )
+    )

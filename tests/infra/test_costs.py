@@ -25,8 +25,10 @@ def test_legacy_free_tier_leaves_only_requests_and_the_eleventh_alarm_metric() -
         "cloudwatch_alarms": 0.1,
         "cloudwatch_dashboards": 0.0,
         "cloudwatch_logs": 0.0,  # ~1.2 GB ingested and stored: inside the 5 GB always free
+        "cloudfront": 0.0,  # inside the always-free 1 TB and 10 M requests
+        "kms_requests": 0.2028,  # 87,600 decrypts - 20,000 free = 67,600 x $0.03/10,000
     }
-    assert costs.total(items) == 0.18
+    assert costs.total(items) == 0.38
 
 
 def test_without_free_tier_the_box_costs_its_list_price() -> None:
@@ -37,7 +39,7 @@ def test_without_free_tier_the_box_costs_its_list_price() -> None:
     assert items["s3_storage"] == pytest.approx(0.1 * 0.023, abs=1e-4)  # 0.0023
     # 17,280 PUT+LIST x 0.005/1000 = 0.0864; 8,640 GET x 0.0004/1000 = 0.003456.
     assert items["s3_requests"] == pytest.approx(0.0864 + 0.003456, abs=1e-4)
-    assert costs.total(items) == 12.95
+    assert costs.total(items) == 13.15
 
 
 def test_free_tier_hours_apply_only_to_eligible_instance_types() -> None:
@@ -105,7 +107,7 @@ def test_every_configurable_instance_type_has_a_price() -> None:
 
 
 def test_stack_outputs_carry_the_cost_for_its_config(dev_run: Run, paused_run: Run) -> None:
-    assert dev_run.outputs["monthly_cost_usd"] == 12.95  # freeTier=none: the list price
+    assert dev_run.outputs["monthly_cost_usd"] == 13.15  # freeTier=none: the list price
     assert dev_run.outputs["cost_breakdown"] == costs.breakdown(Usage(), "none")
     assert paused_run.outputs["monthly_cost_usd"] < dev_run.outputs["monthly_cost_usd"]
 
@@ -121,3 +123,34 @@ def test_the_default_budget_sits_above_the_default_list_cost(dev_run: Run) -> No
 def test_paused_stack_output_has_no_alarm_charge(paused_run: Run) -> None:
     assert paused_run.outputs["cost_breakdown"]["cloudwatch_alarms"] == 0.0
     assert paused_run.outputs["monthly_cost_usd"] == 0.0
+
+
+def test_cloudfront_is_inside_its_always_free_allowance_at_this_stacks_traffic() -> None:
+    usage = Usage()
+    assert usage.edge_out_gb < costs.CLOUDFRONT_FREE["out_gb"] == 1024
+    assert usage.edge_requests < costs.CLOUDFRONT_FREE["requests"] == 10_000_000
+    assert costs.CLOUDFRONT_FREE["function_invocations"] == 2_000_000
+    assert costs.breakdown(usage, "none")["cloudfront"] == 0.0
+
+
+def test_cloudfront_beyond_its_allowance_pays_data_out_and_https_requests() -> None:
+    # 1,124 GB out - 1,024 free = 100 x $0.085; 20 M requests - 10 M free = 1,000 x $0.01.
+    items = costs.breakdown(Usage(edge_out_gb=1124, edge_requests=20_000_000), "none")
+    assert items["cloudfront"] == pytest.approx(100 * 0.085 + 1000 * 0.01)
+
+
+def test_edge_rows_follow_the_edge_and_the_domain() -> None:
+    direct = costs.breakdown(Usage(edge=False), "none")
+    assert "cloudfront" not in direct and "route53_records" not in direct
+    assert "route53_records" not in costs.breakdown(Usage(), "none")
+    # Records in the user's own zone and alias queries to CloudFront cost nothing.
+    assert costs.breakdown(Usage(domain=True), "none")["route53_records"] == 0.0
+    assert "cloudfront" not in costs.breakdown(Usage(running=False), "none")
+
+
+def test_the_stack_passes_its_edge_and_domain_to_the_cost_rows(
+    dev_run: Run, direct_run: Run, domain_run: Run
+) -> None:
+    assert dev_run.outputs["cost_breakdown"]["cloudfront"] == 0.0
+    assert "cloudfront" not in direct_run.outputs["cost_breakdown"]
+    assert domain_run.outputs["cost_breakdown"]["route53_records"] == 0.0

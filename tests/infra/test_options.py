@@ -143,6 +143,8 @@ def test_children_are_parented_and_named_after_their_component(dev_run: Run) -> 
         "onebox:logs:Logs",
         "onebox:server:Server",
         "onebox:monitoring:Monitoring",
+        "onebox:secrets:StackSecrets",
+        "onebox:edge:Edge",
     }
     for resource in dev_run.resources:
         if resource.type.startswith("onebox:"):

@@ -43,10 +43,28 @@ def test_plan_lists_resources_with_their_key_properties_and_options(
     assert any("aws:s3/bucket:Bucket" in line and "retain_on_delete" in line for line in lines)
 
 
+def test_plan_shows_the_distribution_the_prefix_list_rule_and_the_edge_cost_rows(
+    plan: subprocess.CompletedProcess[str],
+) -> None:
+    lines = plan.stdout.splitlines()
+    (distribution,) = [line for line in lines if "aws:cloudfront/distribution" in line]
+    assert "httpVersion=http2and3" in distribution
+    (rule,) = [line for line in lines if "onebox-network-http-cloudfront" in line]
+    assert "prefixListId=pl-" in rule
+    assert any(line.split()[:2] == ["cloudfront", "0.0000"] for line in lines)
+    assert any(line.split()[:1] == ["kms_requests"] for line in lines)
+
+
+def test_plan_never_prints_a_secret(plan: subprocess.CompletedProcess[str]) -> None:
+    (token,) = [line for line in plan.stdout.splitlines() if line.split()[:1] == ["api_token"]]
+    assert token.split() == ["api_token", "[secret]"]
+    assert "mockonebox" not in plan.stdout  # the mock passwords' values
+
+
 def test_plan_ends_with_the_monthly_cost_table(plan: subprocess.CompletedProcess[str]) -> None:
     lines = plan.stdout.splitlines()
     assert any(line.startswith("Monthly cost (USD") for line in lines)
-    assert lines[-1].split() == ["total", "12.95"]  # freeTier=none: the list price
+    assert lines[-1].split() == ["total", "13.15"]  # freeTier=none: the list price
 
 
 def test_plan_warns_that_no_one_hears_the_alarms_and_puts_the_budget_above_the_cost(
@@ -56,7 +74,7 @@ def test_plan_warns_that_no_one_hears_the_alarms_and_puts_the_budget_above_the_c
     (alerts,) = [line for line in lines if "Alerts:" in line]
     assert alerts.startswith("WARNING: Alerts: NO ONE: alertEmail is empty")
     (budget,) = [line for line in lines if line.startswith("Budget:")]
-    assert budget == "Budget: 20.00 USD/month, above the list cost of 12.95"
+    assert budget == "Budget: 20.00 USD/month, above the list cost of 13.15"
 
 
 def test_plan_of_an_unknown_stack_exits_2_naming_it() -> None:

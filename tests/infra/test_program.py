@@ -7,30 +7,33 @@ import json
 from pathlib import Path
 
 from infra.alarm_specs import MAX_ALARMS
-from infra.mocks import Run
+from infra.mocks import MOCK_DISTRIBUTION_DOMAIN, Run
 from service import contract
 from tests.infra.helpers import ALARM, INSTANCE, env_values
 
 OUTPUTS = {
     "url", "health_url", "metrics_url", "public_ip", "instance_id", "backup_bucket",
     "alarm_topic_arn", "alerts", "dashboard_url", "ssm_session_command", "monthly_cost_usd",
-    "cost_breakdown",
+    "cost_breakdown", "api_token", "distribution_id",
 }  # fmt: skip
 CONTRACT_METRICS = set(contract.CLOUDWATCH_METRICS)
 
 
 def test_every_documented_output_is_exported(dev_run: Run) -> None:
     assert set(dev_run.outputs) >= OUTPUTS
-    assert dev_run.outputs["url"] == "http://203.0.113.10"
-    assert dev_run.outputs["health_url"] == "http://203.0.113.10/api/health"
+    assert dev_run.outputs["url"] == f"https://{MOCK_DISTRIBUTION_DOMAIN}"
+    assert dev_run.outputs["health_url"] == f"https://{MOCK_DISTRIBUTION_DOMAIN}/api/health"
     assert dev_run.outputs["ssm_session_command"] == (
         "aws ssm start-session --target i-0123456789abcdef0 --region us-east-1"
     )
     assert dev_run.outputs["dashboard_url"].endswith("#dashboards:name=onebox-dev")
 
 
-def test_a_non_default_port_shows_in_the_urls(admin_run: Run) -> None:
-    assert admin_run.outputs["metrics_url"] == "http://203.0.113.10:8080/api/metrics"
+def test_a_non_default_port_shows_in_the_urls_only_without_an_edge(
+    admin_run: Run, direct_run: Run
+) -> None:
+    assert admin_run.outputs["metrics_url"] == f"https://{MOCK_DISTRIBUTION_DOMAIN}/api/metrics"
+    assert direct_run.outputs["metrics_url"] == "http://203.0.113.10:8080/api/metrics"
 
 
 def test_paused_stack_has_no_instance_no_address_and_keeps_the_rest(
@@ -42,7 +45,8 @@ def test_paused_stack_has_no_instance_no_address_and_keeps_the_rest(
     running_types = {resource.type for resource in dev_run.resources}
     assert running_types - paused_types == gone | {
         ALARM, "onebox:server:Server", "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy",
-        "aws:iam/instanceProfile:InstanceProfile",
+        "aws:iam/instanceProfile:InstanceProfile", "onebox:edge:Edge",
+        "aws:cloudfront/distribution:Distribution",
     }  # fmt: skip
     assert paused_run.outputs["url"] is None
     assert paused_run.outputs["instance_id"] is None
@@ -173,6 +177,8 @@ def test_the_env_file_carries_the_app_contract(dev_run: Run) -> None:
         "APP_RELEASE_PARAMETER": contract.release_parameter("dev"),
         "APP_SETTINGS_PARAMETER": contract.settings_parameter("dev"),
         "APP_LOG_GROUP": contract.log_group("dev"),
+        "APP_RATE_WRITES_PER_MINUTE": "120",
+        "APP_RATE_READS_PER_MINUTE": "600",
         "APP_MAINTENANCE_WINDOW": "Sun *-*-* 03:00:00",
         "AWS_REGION": "us-east-1",
     }

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from infra import config, policies
-from infra.mocks import ACCOUNT, Run
+from infra import config, network, policies
+from infra.mocks import ACCOUNT, MOCK_PREFIX_LIST, Run
 from service import contract
 from tests.infra.conftest import ADMIN_CIDR
 from tests.infra.helpers import (
@@ -130,15 +130,40 @@ def test_ckv_aws_382_egress_is_https_dns_and_ntp_only(dev_run: Run) -> None:
             assert int(inputs["toPort"]) == 443, rule.name
 
 
-def test_only_the_http_port_is_open_to_allowed_cidrs(admin_run: Run) -> None:
-    rules = [rule.inputs for rule in admin_run.of_type(INGRESS) if not _covers(rule.inputs, 22)]
+def test_ckv_aws_260_the_http_port_is_open_to_cloudfront_only_by_default(
+    dev_run: Run, admin_run: Run
+) -> None:
+    for run, port in ((dev_run, 80), (admin_run, 8080)):
+        rules = [rule.inputs for rule in run.of_type(INGRESS) if not _covers(rule.inputs, 22)]
+        assert rules == [
+            {
+                "securityGroupId": rules[0]["securityGroupId"],
+                "description": "HTTP from CloudFront's origin-facing addresses only",
+                "ipProtocol": "tcp",
+                "fromPort": port,
+                "toPort": port,
+                "prefixListId": MOCK_PREFIX_LIST,
+            }
+        ]
+        assert not [rule for rule in run.of_type(INGRESS) if _cidr(rule.inputs) in WORLD]
+    assert "aws:ec2/getManagedPrefixList:getManagedPrefixList" in dev_run.invokes
+
+
+def test_the_prefix_list_is_cloudfronts_origin_facing_one() -> None:
+    assert network.CLOUDFRONT_PREFIX_LIST == "com.amazonaws.global.cloudfront.origin-facing"
+
+
+def test_only_the_http_port_is_open_to_allowed_cidrs_without_an_edge(direct_run: Run) -> None:
+    rules = [rule.inputs for rule in direct_run.of_type(INGRESS)]
     assert [(_cidr(rule), rule["fromPort"], rule["toPort"]) for rule in rules] == [
-        ("203.0.113.0/24", 8080, 8080)
+        ("203.0.113.0/24", 8080, 8080),
+        ("::/0", 8080, 8080),
     ]
+    assert not [rule for rule in rules if "prefixListId" in rule]
 
 
-def test_ipv6_cidrs_become_ipv6_rules(dev_run: Run) -> None:
-    for rule in dev_run.of_type(INGRESS):
+def test_ipv6_cidrs_become_ipv6_rules(direct_run: Run) -> None:
+    for rule in direct_run.of_type(INGRESS):
         cidr = _cidr(rule.inputs)
         key = "cidrIpv6" if ipaddress.ip_network(cidr).version == 6 else "cidrIpv4"
         assert rule.inputs[key] == cidr
@@ -269,7 +294,16 @@ def test_restore_bucket_is_readable_only_under_backups(admin_run: Run) -> None:
     ]
 
 
-@pytest.mark.parametrize("name", ["/onebox/dev/release", "/onebox/dev/settings", "/onebox/dev/x/y"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "/onebox/dev/release",
+        "/onebox/dev/settings",
+        "/onebox/dev/x/y",
+        contract.api_token_parameter("dev"),
+        contract.origin_secret_parameter("dev"),
+    ],
+)
 def test_the_boxs_role_reads_its_own_stacks_parameters(admin_run: Run, name: str) -> None:
     assert _allows(admin_run, "ssm:GetParameter", _parameter(name))
 
@@ -289,6 +323,18 @@ def test_the_boxs_role_reads_its_own_stacks_parameters(admin_run: Run, name: str
 def test_the_boxs_role_cannot_read_other_parameters(admin_run: Run, arn: str) -> None:
     for action in PARAMETER_READS:
         assert not _allows(admin_run, action, arn), (action, arn)
+
+
+def test_the_secrets_decrypt_under_the_aws_managed_key_with_no_kms_grant(dev_run: Run) -> None:
+    # The aws/ssm key's own policy lets every principal of the account decrypt through SSM
+    # (kms:ViaService ssm, kms:CallerAccount): ssm:GetParameter on the parameter is the whole
+    # grant, so the role needs no kms:Decrypt, and so holds none to misuse on other keys.
+    for name in ("onebox-secrets-token-parameter", "onebox-secrets-origin-parameter"):
+        parameter = dev_run.named(name).inputs
+        assert parameter["type"] == "SecureString"
+        assert "keyId" not in parameter  # the AWS-managed aws/ssm key
+    actions = [a for s in _role_statements(dev_run) for a in as_list(s["Action"])]
+    assert not [action for action in actions if action.lower().startswith("kms:")]
 
 
 def test_the_boxs_role_reads_parameters_one_by_one_only(admin_run: Run) -> None:

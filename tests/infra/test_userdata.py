@@ -47,6 +47,12 @@ CHANGED: dict[str, Any] = {
     "region": "eu-west-1",
     "maintenance_window": "Sat *-*-* 04:30:00",
     "log_retention_days": 30,
+    "edge": "none",
+    "domain": "api.example.com",
+    "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+    "api_token": "a" * 40,
+    "writes_per_minute": 30,
+    "reads_per_minute": 90,
 }
 
 
