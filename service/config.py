@@ -27,6 +27,7 @@ from service.values import (
     environment,
     flag,
     keep,
+    non_negative_number,
     percent,
     positive_int,
     positive_number,
@@ -277,6 +278,51 @@ SETTINGS: tuple[Setting, ...] = (
         "true only when every request comes through the edge: log lines then take the client "
         "address from CloudFront-Viewer-Address or X-Forwarded-For's last hop; "
         "false: from the connection",
+    ),
+    # Rollback on regression (service.agent.regression). A regression is judged against the SLO's
+    # own objectives as floors: below them users are served as promised, and on a box with little
+    # traffic a previous release's 0.2 % of 5xx doubled is noise, not news. Above the floors,
+    # twice the previous release's figure: the latency buckets are 2 to 2.5x apart, so a smaller
+    # ratio is within one bucket's interpolation.
+    Setting(
+        "APP_AGENT_WATCH_SECONDS",
+        "AGENT_WATCH_SECONDS",
+        "300",
+        non_negative_number,
+        "after a deploy goes ready, how long the deploy agent watches its 5xx rate and p95 "
+        "against the previous release's, and rolls back on a regression; 0: not watched",
+    ),
+    Setting(
+        "APP_AGENT_WATCH_INTERVAL_SECONDS",
+        "AGENT_WATCH_INTERVAL_SECONDS",
+        "10",
+        positive_number,
+        "how often the deploy agent reads /metrics while it watches; it rolls back at the "
+        "first reading that shows a regression",
+    ),
+    Setting(
+        "APP_AGENT_BASELINE_SECONDS",
+        "AGENT_BASELINE_SECONDS",
+        "60",
+        non_negative_number,
+        "how long the deploy agent measures the previous release's 5xx rate and p95 before "
+        "it switches (counted from the start of the run, so the install is part of it)",
+    ),
+    Setting(
+        "APP_AGENT_WATCH_MIN_REQUESTS",
+        "AGENT_WATCH_MIN_REQUESTS",
+        "100",
+        positive_int,
+        "fewer requests than this in a window and the deploy agent does not judge it (a "
+        "release is kept, a previous release's figures are not used)",
+    ),
+    Setting(
+        "APP_AGENT_REGRESSION_FACTOR",
+        "AGENT_REGRESSION_FACTOR",
+        "2",
+        positive_number,
+        "a regression: a 5xx rate above max(APP_SLO_ERROR_RATE_PCT, this times the previous "
+        "release's), or a p95 above max(APP_SLO_P95_MS, this times the previous release's)",
     ),
 )
 
