@@ -1,4 +1,5 @@
-"""One run of the agent: compare, install, switch, reload, check, and roll back if need be.
+"""One run of the agent: compare, install, switch, reload, check, watch, and roll back if need
+be.
 
 Every step logs one JSON event (service.logs), so `journalctl -u onebox-agent -o cat | jq`
 tells the whole story of a deploy.

@@ -37,7 +37,7 @@ class Baseline:
         watched = settings.watch.seconds > 0
         return Baseline(settings, time.monotonic(), read(settings.url) if watched else None)
 
-    def finish(self, version: str) -> Window | None:
+    def finish(self, version: str | None) -> Window | None:
         """Wait out the rest of the baseline window and measure it (None: not measured)."""
         if self.reading is None:
             return None
