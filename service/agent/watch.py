@@ -13,9 +13,21 @@ import time
 from dataclasses import dataclass
 
 from service.agent import probe
-from service.agent.regression import Reading, Window, limits, measure, parse, regression
+from service.agent.regression import (
+    Limits,
+    Reading,
+    Window,
+    limits,
+    measure,
+    parse,
+    regression,
+)
 from service.agent.settings import AgentSettings
 from service.logs import log_event
+
+# It answered when the release went ready: silent this many readings in a row (30 s at the
+# default interval), the release no longer serves what the watch needs, and that is a regression.
+UNANSWERED = 3
 
 
 def read(url: str) -> Reading | None:
@@ -69,26 +81,18 @@ def watch_release(settings: AgentSettings, version: str, baseline: Window | None
         baseline=previous,
         **bounds.fields(),
     )
-    window = Window(0.0, 0, 0, None)
-    deadline = started + watch.seconds
-    while (now := time.monotonic()) < deadline:
-        time.sleep(min(watch.interval, deadline - now))
-        after = read(settings.url)
-        if after is None:
-            continue
-        window = measure(before, after, time.monotonic() - started)
-        reason = regression(window, bounds)
-        if reason is not None:
-            log_event(
-                "release_regressed",
-                level=logging.ERROR,
-                version=version,
-                reason=reason,
-                window=window.fields(),
-                baseline=previous,
-                **bounds.fields(),
-            )
-            return True
+    window, reason = _look(settings, before, started, bounds)
+    if reason is not None:
+        log_event(
+            "release_regressed",
+            level=logging.ERROR,
+            version=version,
+            reason=reason,
+            window=window.fields(),
+            baseline=previous,
+            **bounds.fields(),
+        )
+        return True
     judged = window.requests >= watch.min_requests
     log_event(
         "release_kept",
@@ -102,3 +106,27 @@ def watch_release(settings: AgentSettings, version: str, baseline: Window | None
         **bounds.fields(),
     )
     return False
+
+
+def _look(
+    settings: AgentSettings, before: Reading, started: float, bounds: Limits
+) -> tuple[Window, str | None]:
+    """Read /metrics every interval until the watch ends or a reading shows a regression;
+    the last window, and why it regressed (None: it did not)."""
+    watch = settings.watch
+    window, unanswered = Window(0.0, 0, 0, None), 0
+    deadline = started + watch.seconds
+    while (now := time.monotonic()) < deadline:
+        time.sleep(min(watch.interval, deadline - now))
+        after = read(settings.url)
+        if after is None:
+            unanswered += 1
+            if unanswered >= UNANSWERED:
+                return window, f"/metrics did not answer {unanswered} readings in a row"
+            continue
+        unanswered = 0
+        window = measure(before, after, time.monotonic() - started)
+        reason = regression(window, bounds)
+        if reason is not None:
+            return window, reason
+    return window, None

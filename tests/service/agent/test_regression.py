@@ -1,13 +1,16 @@
-"""What counts as a regression: windows from /metrics readings, limits, the verdict (pure)."""
+"""What counts as a regression: windows from /metrics readings, limits, the verdict (pure),
+and the watch when /metrics falls silent."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from service.agent import watch
 from service.agent.regression import Limits, Window, limits, measure, parse, regression
-from service.agent.settings import WatchSettings
+from service.agent.settings import AgentSettings, WatchSettings
 from service.config import defaults
 from service.contract import PROM_LATENCY, PROM_REQUESTS
 
@@ -80,3 +83,16 @@ def test_a_regression_is_a_rate_or_a_p95_above_its_limit_with_enough_requests(
     window: Window, verdict: str | None
 ) -> None:
     assert regression(window, limits(None, SETTINGS)) == verdict
+
+
+def test_a_release_whose_metrics_stop_answering_during_the_watch_regressed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    readings = iter([parse(reading(ok=10, errors=0, fast=10, slow=0))])
+    monkeypatch.setattr(watch, "read", lambda url: next(readings, None))
+    fast = replace(SETTINGS, seconds=5.0, interval=0.01)
+    settings = AgentSettings(
+        "p", "b", tmp_path, "http://127.0.0.1:9", ("true",), 1.0, 2, watch=fast
+    )
+
+    assert watch.watch_release(settings, "v2", baseline=None) is True
