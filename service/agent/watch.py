@@ -71,7 +71,12 @@ def watch_release(settings: AgentSettings, version: str, baseline: Window | None
     bounds = limits(baseline, watch)
     before, started = read(settings.url), time.monotonic()
     if before is None:
-        log_event("release_not_watched", version=version, reason="/metrics did not answer")
+        log_event(
+            "release_not_watched",
+            level=logging.WARNING,
+            version=version,
+            reason="/metrics did not answer when the watch began",
+        )
         return False
     previous = None if baseline is None else baseline.fields()
     log_event(
@@ -96,6 +101,7 @@ def watch_release(settings: AgentSettings, version: str, baseline: Window | None
     judged = window.requests >= watch.min_requests
     log_event(
         "release_kept",
+        level=logging.INFO if judged else logging.WARNING,
         version=version,
         judged=judged,
         reason="within the limits"
