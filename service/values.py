@@ -30,6 +30,13 @@ def positive_number(raw: str) -> float:
     return value
 
 
+def non_negative_number(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0:
+        raise ValueError("must be a number, 0 or more")
+    return value
+
+
 def keep(raw: str) -> int:
     value = int(raw)
     if value < 2:

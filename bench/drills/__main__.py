@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.drills import process, storage
+from bench.drills import process, regress, storage
 from bench.drills.harness import DrillBox, drill_box, wait_for
 from bench.drills.report import Result, readme_section, table
 
@@ -25,6 +25,7 @@ DRILLS: dict[str, Callable[[DrillBox], Result]] = {
     "kill-master": process.kill_master,
     "disk-full": storage.disk_full,
     "aws-outage": storage.aws_outage,
+    "regress": regress.regress,
     "restore": storage.restore,
 }
 README = Path("/tmp/readme-drills.md")

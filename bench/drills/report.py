@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bench.drills.harness import DrillBox
 from bench.load import Outcome, Tally
@@ -42,9 +44,11 @@ def seconds(value: float | None, limit: str = "not within the wait") -> str:
     return limit if value is None else f"{value:.2f} s"
 
 
-def lost_writes(box: DrillBox, acked: list[Outcome]) -> int:
-    """Acknowledged writes whose row is missing or different in the database now."""
-    with closing(box.connect()) as conn:
+def lost_writes(box: DrillBox, acked: list[Outcome], database: Path | None = None) -> int:
+    """Acknowledged writes whose row is missing or different in the database now (the box's,
+    unless a drill served from a `database` of its own)."""
+    connection = box.connect() if database is None else sqlite3.connect(database, timeout=10)
+    with closing(connection) as conn:
         stored = dict(conn.execute("SELECT user_id, device_id FROM user_states").fetchall())
     return sum(1 for o in acked if stored.get(o.user) != o.device)
 

@@ -1,4 +1,5 @@
-"""One run of the agent: compare, install, switch, reload, check, and roll back if need be.
+"""One run of the agent: compare, install, switch, reload, check, watch, and roll back if need
+be.
 
 Every step logs one JSON event (service.logs), so `journalctl -u onebox-agent -o cat | jq`
 tells the whole story of a deploy.
@@ -18,8 +19,10 @@ from typing import Any
 
 from service.agent import probe, source
 from service.agent.layout import Layout
+from service.agent.regression import Window
 from service.agent.release import extract
 from service.agent.settings import AgentSettings
+from service.agent.watch import Baseline, watch_release
 from service.contract import BOX_BASE, ReleaseError, ReleasePointer
 from service.logs import log_event
 
@@ -64,10 +67,12 @@ class Deployer:
             )
             return OK
         log_event("release_found", version=release.version, running=running)
+        measuring = Baseline.start(self.settings) if running is not None else None
         self.install(release)
         self.check_requirements(release.version, running)
         self.preflight(release.version)
-        return self.switch(release.version, running)
+        baseline = measuring.finish(running) if measuring is not None else None
+        return self.switch(release.version, running, baseline)
 
     def install(self, release: ReleasePointer) -> None:
         """Download, verify and unpack into releases/<version> (reused if already complete)."""
@@ -137,8 +142,9 @@ class Deployer:
             raise ReleaseError(f"release {version} does not start: {result.stderr[-500:]}")
         log_event("release_imports", version=version)
 
-    def switch(self, version: str, previous: str | None) -> int:
-        """Point `current` at `version`, reload, check; switch back if the check fails."""
+    def switch(self, version: str, previous: str | None, baseline: Window | None = None) -> int:
+        """Point `current` at `version`, reload, check, watch; switch back if the check fails
+        or the watch sees a regression against `baseline`, the previous release's window."""
         try:
             self.activate(version)
         except subprocess.SubprocessError:
@@ -151,14 +157,18 @@ class Deployer:
             log_event("release_healthy", version=version)
             self.layout.forget_failure(version)
             self.prune(version, previous)
-            return OK
-        log_event(
-            "release_unhealthy",
-            level=logging.ERROR,
-            version=version,
-            problem=seen.problem,
-            seenVersion=seen.version,
-        )
+            if previous is None or not watch_release(self.settings, version, baseline):
+                return OK
+            cause = "regressed"
+        else:
+            cause = "unhealthy"
+            log_event(
+                "release_unhealthy",
+                level=logging.ERROR,
+                version=version,
+                problem=seen.problem,
+                seenVersion=seen.version,
+            )
         self.layout.record_failure(version)
         if previous is None:
             return FAILED
@@ -169,6 +179,7 @@ class Deployer:
             level=logging.WARNING,
             version=previous,
             failed=version,
+            cause=cause,
             healthy=back.ready,
             problem=back.problem,
         )

@@ -3,7 +3,8 @@
     <root>/releases/<version>/service/...   one directory per installed release
     <root>/releases/<version>/VERSION       written last: a release without it is incomplete
     <root>/current -> releases/<version>    the live release; gunicorn runs from here
-    <root>/agent-state.json                 versions that failed their check (never retried)
+    <root>/agent-state.json                 versions that failed their check or their watch (never
+                                            retried)
 
 The switch is atomic: a new symlink under a temporary name is renamed over `current`, so a
 reader sees the old target or the new one, never a missing link.

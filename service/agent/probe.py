@@ -66,3 +66,12 @@ def wait_for(base_url: str, version: str, seconds: float) -> Observation:
     if last.ready and last.version != version:
         return Observation(False, last.version, f"version is {last.version!r}, not {version!r}")
     return Observation(False, last.version, last.problem or "not ready in time")
+
+
+def metrics(base_url: str) -> str | None:
+    """The /metrics text, or None when the service does not answer it."""
+    try:
+        status, body = _get(f"{base_url}/metrics")
+    except (OSError, urllib.error.URLError):
+        return None
+    return body.decode() if status == 200 else None

@@ -8,15 +8,41 @@ the origin of APP_METRICS_URL.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from service.config import SETTINGS, ConfigError
+from service.config import SETTINGS, ConfigError, defaults
 from service.contract import ENV_FILE
 
 _ENV_NAMES = {setting.key: setting.env for setting in SETTINGS}
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """After a deploy goes ready: how long and how often to watch it, and what a regression is
+    (service.config's comment above APP_AGENT_WATCH_SECONDS says why these)."""
+
+    seconds: float  # 0: not watched
+    interval: float
+    baseline_seconds: float
+    min_requests: int
+    factor: float
+    slo_error_pct: float
+    slo_p95_ms: float
+
+    @staticmethod
+    def from_config(values: Mapping[str, Any]) -> WatchSettings:
+        return WatchSettings(
+            seconds=float(values["AGENT_WATCH_SECONDS"]),
+            interval=float(values["AGENT_WATCH_INTERVAL_SECONDS"]),
+            baseline_seconds=float(values["AGENT_BASELINE_SECONDS"]),
+            min_requests=int(values["AGENT_WATCH_MIN_REQUESTS"]),
+            factor=float(values["AGENT_REGRESSION_FACTOR"]),
+            slo_error_pct=float(values["SLO_ERROR_RATE_PCT"]),
+            slo_p95_ms=float(values["SLO_P95_MS"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -31,6 +57,10 @@ class AgentSettings:
     settings_parameter: str = ""  # empty: the env file is left as it is
     env_file: Path = Path(ENV_FILE)
     restart_command: tuple[str, ...] = ()
+    # Built by hand (tests): the defaults, not watched.
+    watch: WatchSettings = field(
+        default_factory=lambda: replace(WatchSettings.from_config(defaults()), seconds=0.0)
+    )
 
     @staticmethod
     def from_config(values: Mapping[str, Any]) -> AgentSettings:
@@ -47,6 +77,7 @@ class AgentSettings:
             settings_parameter=str(values["SETTINGS_PARAMETER"]),
             env_file=Path(values["AGENT_ENV_FILE"]),
             restart_command=tuple(values["AGENT_RESTART_COMMAND"]),
+            watch=WatchSettings.from_config(values),
         )
 
 

@@ -8,6 +8,7 @@ environment, the box paths mapped into tmp_path.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from moto import mock_aws
 
 from service.agent.layout import Layout
 from service.agent.release import extract
+from service.logs import EVENT_LOGGER
 from tests.service.agent import releases
 from tests.support import answers, free_port, stop, unit_command, unit_environment, wait_until
 
@@ -80,9 +82,19 @@ def install(layout: Layout, archive: bytes, tmp_path: Path) -> str:
 
 @pytest.fixture
 def agent_env(monkeypatch: pytest.MonkeyPatch, box: Layout) -> Callable[..., None]:
-    """agent_env(url=..., reload=...) sets the agent's environment for this test."""
+    """agent_env(url=..., reload=..., watch=...) sets the agent's environment for this test."""
 
-    def apply(url: str = "http://127.0.0.1:9", reload: str = "true", check: str = "20") -> None:
+    def apply(
+        url: str = "http://127.0.0.1:9",
+        reload: str = "true",
+        check: str = "20",
+        watch: str = "0",
+        **more: str,
+    ) -> None:
+        """`watch` is off unless asked for; `more` sets APP_AGENT_<NAME> (e.g. baseline_seconds)."""
+        monkeypatch.setenv("APP_AGENT_WATCH_SECONDS", watch)
+        for name, value in more.items():
+            monkeypatch.setenv(f"APP_AGENT_{name.upper()}", value)
         monkeypatch.setenv("APP_RELEASE_PARAMETER", PARAMETER)
         monkeypatch.setenv("APP_BACKUP_BUCKET", BUCKET)
         monkeypatch.setenv("APP_RELEASES_ROOT", str(box.root))
@@ -148,3 +160,27 @@ def serve(box: Layout, tmp_path: Path) -> Iterator[Callable[[], Gunicorn]]:
     yield start
     for server in started:
         server.stop()
+
+
+class Recorder(logging.Handler):
+    """Keeps the fields of every event the agent logs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: list[dict[str, object]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.fields.append(getattr(record, "fields", {}))
+
+    def named(self, event: str) -> list[dict[str, object]]:
+        """The fields of every `event` logged so far."""
+        return [fields for fields in self.fields if fields.get("event") == event]
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    handler = Recorder()
+    logger = logging.getLogger(EVENT_LOGGER)
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)

@@ -40,6 +40,22 @@ UNREADY = {
     )
 }
 
+# Edits that make a release go ready, then answer 500 to every read of a user's state.
+FAILING_READS = {
+    "service/web/users.py": (
+        "    state = runtime.current().store.get_state(userId)\n",
+        '    raise RuntimeError("this release cannot read a state")\n',
+    )
+}
+# Edits that make a release slower (20 ms more per read of a user's state), and correct.
+SLOWER_READS = {
+    "service/web/users.py": (
+        "    state = runtime.current().store.get_state(userId)\n",
+        '    __import__("time").sleep(0.02)\n'
+        "    state = runtime.current().store.get_state(userId)\n",
+    )
+}
+
 
 def _member(name: str, data: bytes) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,33 +11,12 @@ import pytest
 
 from service.agent.__main__ import main
 from service.agent.layout import Layout
-from service.logs import EVENT_LOGGER
 from tests.service.agent import releases
-from tests.service.agent.conftest import install
+from tests.service.agent.conftest import Recorder, install
 
 Publish = Callable[..., str]
 BROKEN_IMPORT = {"service/web/health.py": ("import time\n", "import time\nimport no_such_module\n")}
 NEW_PACKAGE = {"service/requirements.txt": ("boto3==", "requests==2.0.0\nboto3==")}
-
-
-class Recorder(logging.Handler):
-    """Keeps the fields of every event the agent logs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fields: list[dict[str, object]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.fields.append(getattr(record, "fields", {}))
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    handler = Recorder()
-    logger = logging.getLogger(EVENT_LOGGER)
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
 
 
 @dataclass

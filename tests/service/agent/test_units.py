@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import subprocess
 from datetime import datetime
 
@@ -37,6 +38,17 @@ def test_the_agent_unit_runs_the_agent_module_from_the_current_release() -> None
     assert unit_directives(AGENT_UNIT, "User") == [AGENT_USER]
     (watched,) = unit_directives("onebox-reload.path", "PathModified")
     assert settings.reload_command == ("touch", watched)
+
+
+def test_systemd_lets_a_deploying_run_finish_its_watch_and_a_rollback() -> None:
+    # The longest run at the defaults: the baseline, a preflight (60 s at most) that outlasts
+    # it, a reload (60 s at most) and its check, the watch, and the rollback's reload and check.
+    settings = AgentSettings.from_config(config.from_environ(REQUIRED))
+    watch = settings.watch
+    longest = watch.baseline_seconds + 60 + 2 * (60 + settings.check_seconds) + watch.seconds
+    (timeout,) = unit_directives(AGENT_UNIT, "TimeoutStartSec")
+    assert re.fullmatch(r"\d+", timeout), timeout
+    assert int(timeout) > longest
 
 
 def test_the_timer_fires_every_minute_and_catches_up_after_downtime() -> None:
