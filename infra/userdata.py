@@ -24,12 +24,12 @@ from typing import Any
 import yaml
 
 from infra.config import StackConfig
+from service import config as service_config
 from service.contract import (
     BACKUP_PREFIX,
     BOOTSTRAP_ENV_FILE,
     BOOTSTRAP_UNIT,
     SYSTEMD_DIR,
-    env_file_text,
     log_group,
     metrics_namespace,
     release_parameter,
@@ -124,7 +124,7 @@ def environment(box: BoxEnvironment) -> dict[str, str]:
 
 def env_file(values: Mapping[str, str]) -> str:
     """The env file's text (the contract's format); refuses what the format cannot carry."""
-    return env_file_text(dict(values))
+    return service_config.env_file_text(dict(values))
 
 
 def settings(box: BoxEnvironment) -> str:

@@ -9,6 +9,7 @@ request.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,7 +18,15 @@ from typing import Any
 from service import contract, values
 from service.values import ConfigError, Setting
 
-__all__ = ["SETTINGS", "ConfigError", "Setting", "defaults", "from_environ"]
+__all__ = [
+    "SETTINGS",
+    "ConfigError",
+    "Setting",
+    "defaults",
+    "env_file_text",
+    "from_environ",
+    "parse_env_file",
+]
 
 TABLE = Path(__file__).resolve().parent / "settings.toml"
 # The facts a default may name as {NAME}: stated once, in service/contract.py.
@@ -66,3 +75,41 @@ def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
 def defaults() -> dict[str, Any]:
     """Every setting at its default value."""
     return from_environ({})
+
+
+# -- the env file's format (contract.ENV_FILE, the settings parameter, the bootstrap's) ----------
+# NAME=value, or NAME="value" where a value holds spaces or `*` (a systemd calendar spec). What
+# systemd's EnvironmentFile=, bash and the local box read alike; nothing ever needs escaping.
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+_ENV_PLAIN = re.compile(r"[A-Za-z0-9_./:@+=,-]*")
+_ENV_QUOTED = re.compile(r"[A-Za-z0-9_./:@+=,* -]*")
+_ENV_LINE = re.compile(r'([A-Z][A-Z0-9_]*)=(?:"([A-Za-z0-9_./:@+=,* -]*)"|([A-Za-z0-9_./:@+=,-]*))')
+
+
+def env_file_text(values: dict[str, str]) -> str:
+    """The env file's text; refuses a name or a value the format cannot carry, naming it."""
+    lines = []
+    for name, value in values.items():
+        if not _ENV_NAME.fullmatch(name):
+            raise ValueError(f"environment: {name!r} is not a valid variable name")
+        if _ENV_PLAIN.fullmatch(value):
+            lines.append(f"{name}={value}")
+        elif _ENV_QUOTED.fullmatch(value):
+            lines.append(f'{name}="{value}"')
+        else:
+            raise ValueError(f"environment: {name}={value!r} has characters the env file refuses")
+    return "\n".join(lines) + "\n"
+
+
+def parse_env_file(text: str) -> dict[str, str]:
+    """NAME=value lines (blank lines and # comments skipped); ValueError names a bad line."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        found = _ENV_LINE.fullmatch(stripped)
+        if found is None:
+            raise ValueError(f"env file: {stripped[:80]!r} is not NAME=value")
+        values[found.group(1)] = found.group(2) if found.group(2) is not None else found.group(3)
+    return values

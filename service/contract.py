@@ -252,44 +252,6 @@ def settings_parameter(stack: str) -> str:
 BOX_BASE = ("service/deploy", "service/requirements.txt", "service/requirements.lock")
 
 
-# -- the env file's format (contract.ENV_FILE, the settings parameter, the bootstrap's) ----------
-# NAME=value, or NAME="value" where a value holds spaces or `*` (a systemd calendar spec). What
-# systemd's EnvironmentFile=, bash and the local box read alike; nothing ever needs escaping.
-_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
-_ENV_PLAIN = re.compile(r"[A-Za-z0-9_./:@+=,-]*")
-_ENV_QUOTED = re.compile(r"[A-Za-z0-9_./:@+=,* -]*")
-_ENV_LINE = re.compile(r'([A-Z][A-Z0-9_]*)=(?:"([A-Za-z0-9_./:@+=,* -]*)"|([A-Za-z0-9_./:@+=,-]*))')
-
-
-def env_file_text(values: dict[str, str]) -> str:
-    """The env file's text; refuses a name or a value the format cannot carry, naming it."""
-    lines = []
-    for name, value in values.items():
-        if not _ENV_NAME.fullmatch(name):
-            raise ValueError(f"environment: {name!r} is not a valid variable name")
-        if _ENV_PLAIN.fullmatch(value):
-            lines.append(f"{name}={value}")
-        elif _ENV_QUOTED.fullmatch(value):
-            lines.append(f'{name}="{value}"')
-        else:
-            raise ValueError(f"environment: {name}={value!r} has characters the env file refuses")
-    return "\n".join(lines) + "\n"
-
-
-def parse_env_file(text: str) -> dict[str, str]:
-    """NAME=value lines (blank lines and # comments skipped); ValueError names a bad line."""
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        found = _ENV_LINE.fullmatch(stripped)
-        if found is None:
-            raise ValueError(f"env file: {stripped[:80]!r} is not NAME=value")
-        values[found.group(1)] = found.group(2) if found.group(2) is not None else found.group(3)
-    return values
-
-
 # -- the edge and the secrets on the box ---------------------------------------------------------
 ORIGIN_HEADER = "X-Onebox-Origin"  # the header CloudFront sends to the origin
 SECRETS_DIR = "/etc/onebox/secrets"  # root:onebox 0750

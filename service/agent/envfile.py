@@ -16,20 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from service import config
-from service.contract import env_file_text, parse_env_file
 from service.logs import log_event
 
 
 def parse(text: str) -> dict[str, str]:
     """The env file's values (the contract's format); ConfigError names a bad line."""
     try:
-        return parse_env_file(text)
+        return config.parse_env_file(text)
     except ValueError as exc:
         raise config.ConfigError(f"settings: {exc}") from None
 
 
 def render(values: dict[str, str]) -> str:
-    return env_file_text(values)
+    return config.env_file_text(values)
 
 
 def _write(path: Path, text: str) -> None:

@@ -77,12 +77,12 @@ settings() { # the value's exact text: `--output text` would add a newline
     > "$env_file.tmp"
 }
 retry settings
-# Only NAME=value lines of the contract's format get as far as `.` below (it runs as root):
-# nothing in them can expand or run. A bad line stops the install here, naming it.
-python3 - "$release" "$env_file.tmp" <<'PY'
+# Only NAME=value lines of the env file's format (service/config.py) get as far as `.` below
+# (it runs as root): nothing in them can expand or run. A bad line stops the install here.
+python3.11 - "$release" "$env_file.tmp" <<'PY'
 import sys
 sys.path.insert(0, sys.argv[1])
-from service.contract import parse_env_file
+from service.config import parse_env_file
 with open(sys.argv[2]) as file:
     parse_env_file(file.read())
 PY

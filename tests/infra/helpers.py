@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from infra.mocks import Run
-from service import contract
+from service import config
 
 INSTANCE = "aws:ec2/instance:Instance"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -49,7 +49,7 @@ def settings_text(run: Run) -> str:
 
 def env_values(run: Run) -> dict[str, str]:
     """The /etc/onebox/onebox.env the box gets (from the settings parameter)."""
-    return contract.parse_env_file(settings_text(run))
+    return config.parse_env_file(settings_text(run))
 
 
 def statements(run: Run, name: str, key: str = "policy") -> list[dict[str, Any]]:

@@ -25,12 +25,12 @@ import pytest
 
 from infra import sources, userdata, wheels
 from localbox.units import read_unit
+from service import config
 from service.contract import (
     CURRENT,
     ENV_FILE,
     VENV,
     WEB_UNIT,
-    parse_env_file,
 )
 from tests.infra.firstboot import (
     BOX,
@@ -85,7 +85,7 @@ def test_a_first_boot_with_pypi_unreachable_still_serves(
     (argv,) = read_unit(WEB_UNIT).commands("ExecStart")  # /opt/onebox/venv/bin/gunicorn ...
     assert argv[0].startswith(f"{VENV}/bin/")
     current = on(root, CURRENT)
-    env_file = parse_env_file(on(root, ENV_FILE).read_text())
+    env_file = config.parse_env_file(on(root, ENV_FILE).read_text())
     port = free_port()
     environ = {
         **{k: v for k, v in first_boot.env.items() if not k.startswith("ONEBOX_")},

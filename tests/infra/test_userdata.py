@@ -19,7 +19,6 @@ from service.contract import (
     BOOTSTRAP_UNIT,
     SYSTEMD_DIR,
     metrics_namespace,
-    parse_env_file,
     release_parameter,
     settings_parameter,
 )
@@ -218,7 +217,7 @@ def test_a_value_with_spaces_is_quoted_and_reads_back_the_same() -> None:
     values = {"APP_MAINTENANCE_WINDOW": "Sun *-*-* 03:00:00", "APP_ENV": "production"}
     text = userdata.env_file(values)
     assert 'APP_MAINTENANCE_WINDOW="Sun *-*-* 03:00:00"\n' in text
-    assert parse_env_file(text) == values
+    assert service_config.parse_env_file(text) == values
 
 
 def test_restore_bucket_defaults_to_the_backup_bucket() -> None:
