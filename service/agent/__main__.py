@@ -27,6 +27,9 @@ from service.contract import ReleaseError
 from service.logs import configure, log_event
 
 USAGE = 2
+# What a run expects to meet and survives: AWS refusing or unreachable, a command or a file
+# failing. Anything else is a bug and ends the run with its traceback.
+EXPECTED = (ClientError, BotoCoreError, subprocess.SubprocessError, OSError)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -57,20 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         applied = apply_settings(settings, ssm)
         try:
             return max(Deployer(settings, ssm, s3).run(force=args.force), applied)
-        except (
-            ReleaseError,
-            ClientError,
-            BotoCoreError,
-            subprocess.SubprocessError,
-            OSError,
-        ) as exc:
-            log_event(
-                "deploy_failed",
-                level=logging.ERROR,
-                error=type(exc).__name__,
-                errorMessage=str(exc),
-            )
-            return FAILED
+        except (ReleaseError, *EXPECTED) as exc:
+            return _failed("deploy_failed", exc)
 
 
 def apply_settings(settings: AgentSettings, ssm: object) -> int:
@@ -82,22 +73,15 @@ def apply_settings(settings: AgentSettings, ssm: object) -> int:
     )
     try:
         sync.run()
-    except (
-        config.ConfigError,
-        ClientError,
-        BotoCoreError,
-        subprocess.SubprocessError,
-        OSError,
-    ) as exc:
-        log_event(
-            "settings_failed",
-            level=logging.ERROR,
-            parameter=settings.settings_parameter,
-            error=type(exc).__name__,
-            errorMessage=str(exc),
-        )
-        return FAILED
+    except (config.ConfigError, *EXPECTED) as exc:
+        return _failed("settings_failed", exc, parameter=settings.settings_parameter)
     return OK
+
+
+def _failed(event: str, exc: Exception, **fields: str) -> int:
+    """Log the failure as one JSON event naming the error; the run's exit code is 1."""
+    log_event(event, level=logging.ERROR, error=type(exc).__name__, errorMessage=str(exc), **fields)
+    return FAILED
 
 
 if __name__ == "__main__":

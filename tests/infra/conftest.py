@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import pulumi
 import pytest
 
-from infra.mocks import Run, run_program, stack_values
+from infra.mocks import OneboxMocks, RecordingMonitor, Run, run_program, stack_values
 from tests.aws import moto_server
 
 ADMIN_CIDR = "198.51.100.7/32"
@@ -80,3 +81,12 @@ def domain_run() -> Run:
             domain=DOMAIN, hostedZoneId=ZONE, apiToken=GIVEN_TOKEN, **{"aws:region": "eu-west-1"}
         )
     )
+
+
+@pytest.fixture
+def monitor() -> RecordingMonitor:
+    """Fresh mocks for one component test, recording what is declared and with which options."""
+    mocks = OneboxMocks("us-east-1")
+    recording = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, "onebox", "unit", preview=False, monitor=recording)
+    return recording

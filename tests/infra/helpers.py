@@ -16,10 +16,15 @@ EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 
+def only_inputs(run: Run, resource_type: str) -> dict[str, Any]:
+    """The inputs of the one resource of this type (fails if there are none or several)."""
+    (resource,) = run.of_type(resource_type)
+    return resource.inputs
+
+
 def instance_inputs(run: Run) -> dict[str, Any]:
     """The inputs of the one EC2 instance."""
-    (instance,) = run.of_type(INSTANCE)
-    return instance.inputs
+    return only_inputs(run, INSTANCE)
 
 
 def user_data_text(run: Run) -> str:

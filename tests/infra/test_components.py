@@ -7,21 +7,11 @@ directly, so their asserts run inside `apply()` and the decorator makes a failur
 from __future__ import annotations
 
 import pulumi
-import pytest
 
 from infra.bucket import BackupBucket, BackupBucketArgs
-from infra.mocks import OneboxMocks, RecordingMonitor
+from infra.mocks import RecordingMonitor
 from infra.release import ReleaseArgs, ServiceRelease
 from infra.sources import build_release
-
-
-@pytest.fixture
-def monitor() -> RecordingMonitor:
-    """Fresh mocks for one component test."""
-    mocks = OneboxMocks("us-east-1")
-    recording = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, "onebox", "unit", preview=False, monitor=recording)
-    return recording
 
 
 @pulumi.runtime.test

@@ -9,7 +9,7 @@ from infra import config, edge
 from infra.mocks import MOCK_DISTRIBUTION_DOMAIN, Run
 from service import contract
 from tests.infra.conftest import DOMAIN, GIVEN_TOKEN, ZONE
-from tests.infra.helpers import settings_text, user_data_text
+from tests.infra.helpers import only_inputs, settings_text, user_data_text
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 PARAMETER = "aws:ssm/parameter:Parameter"
@@ -17,8 +17,7 @@ PASSWORD = "random:index/randomPassword:RandomPassword"
 
 
 def _distribution(run: Run) -> dict[str, object]:
-    (distribution,) = run.of_type(DISTRIBUTION)
-    return distribution.inputs
+    return only_inputs(run, DISTRIBUTION)
 
 
 def test_viewers_get_https_http2_and_http3_and_nothing_is_cached(dev_run: Run) -> None:

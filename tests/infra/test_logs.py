@@ -17,15 +17,6 @@ GROUP = "aws:cloudwatch/logGroup:LogGroup"
 GROUP_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:/onebox/unit"
 
 
-@pytest.fixture
-def monitor() -> RecordingMonitor:
-    """Fresh mocks for one component test, keeping the declared inputs."""
-    mocks = OneboxMocks("us-east-1")
-    recording = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, "onebox", "unit", preview=False, monitor=recording)
-    return recording
-
-
 def _declared(monitor: RecordingMonitor, name: str) -> dict[str, object]:
     mocks = monitor.mocks
     assert isinstance(mocks, OneboxMocks)
