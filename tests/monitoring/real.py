@@ -78,11 +78,13 @@ def promtool_test(rules: Path, tests: list[dict[str, Any]], where: Path) -> None
     spec = {"rule_files": [str(rules)], "evaluation_interval": "1m", "tests": tests}
     path = where / "real-output.test.yml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    promtool("test", "rules", str(path))
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run promtool; fail with its own words unless it succeeds."""
     done = subprocess.run(
-        [require_tool("promtool"), "test", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        [require_tool("promtool"), *args], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    return done

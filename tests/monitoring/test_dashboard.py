@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import yaml
 
 from monitoring.grafana import dashboard
 from service import contract
-from tests.support import require_tool
+from tests.monitoring.real import promtool
 
 # The fields Grafana needs to import a dashboard and draw its panels from Prometheus queries.
 DATASOURCE = {
@@ -153,14 +152,7 @@ def test_promtool_accepts_every_panel_query(tmp_path: Path) -> None:
     ]
     path = tmp_path / "dashboard-rules.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
-    done = subprocess.run(
-        [require_tool("promtool"), "check", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = promtool("check", "rules", str(path))
     assert f"SUCCESS: {len(rules)} rules found" in done.stdout
 
 

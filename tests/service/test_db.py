@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -105,7 +106,6 @@ def test_a_read_only_database_is_a_json_503_with_retry_after_and_reads_keep_work
 
 
 def test_two_stores_writing_at_once_never_see_database_is_locked(tmp_path: Path) -> None:
-    import threading
 
     path = str(tmp_path / "busy.db")
     stores = [SqliteStore(path), SqliteStore(path)]
@@ -119,20 +119,13 @@ def test_two_stores_writing_at_once_never_see_database_is_locked(tmp_path: Path)
         except StoreError as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=write, args=(s, f"w{i}-")) for i, s in enumerate(stores)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    for store in stores:
-        store.close()
+    run_writers(write, stores, [f"w{i}-" for i in range(len(stores))])
     assert errors == []
     with closing(open_db(Path(path))) as conn:
         assert conn.execute("SELECT count(*) FROM user_states").fetchone()[0] == 10
 
 
 def test_updated_at_follows_the_order_in_which_concurrent_writes_commit(tmp_path: Path) -> None:
-    import threading
 
     path = tmp_path / "order.db"
     stores = [SqliteStore(str(path)) for _ in range(6)]
@@ -142,13 +135,7 @@ def test_updated_at_follows_the_order_in_which_concurrent_writes_commit(tmp_path
         for n in range(40):
             store.update_state(f"w{who}-{n}", {"deviceLabel": str(n)})
 
-    threads = [threading.Thread(target=write, args=(s, i)) for i, s in enumerate(stores)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    for store in stores:
-        store.close()
+    run_writers(write, stores, list(range(len(stores))))
     # Each write inserts a new user, and a new row's rowid is one more than the largest at its
     # commit (writes hold the lock one at a time): rowid order is commit order.
     with closing(open_db(path)) as conn:
@@ -157,3 +144,17 @@ def test_updated_at_follows_the_order_in_which_concurrent_writes_commit(tmp_path
         ]
     assert len(stamps) == 6 * 40
     assert stamps == sorted(stamps)
+
+
+def run_writers(write: Any, stores: list[SqliteStore], names: list[Any]) -> None:
+    """`write(store, name)` on a thread per store, all at once; then every store is closed."""
+    import threading
+
+    pairs = zip(stores, names, strict=True)
+    threads = [threading.Thread(target=write, args=pair) for pair in pairs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for store in stores:
+        store.close()
