@@ -20,6 +20,7 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 
 from bench.mix import USERS, pick
 
@@ -77,13 +78,25 @@ def _step_table(stats: pstats.Stats, requests: int) -> list[str]:
     return lines
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str) -> argparse.Namespace:
+    """--requests per round and --rounds: what every in-process CPU benchmark takes."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="onebox-profile-") as tmp:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tmp  # before prometheus_client is imported
+    return parser.parse_args()
+
+
+@contextlib.contextmanager
+def metrics_dir(prefix: str) -> Iterator[str]:
+    """A scratch folder, set as PROMETHEUS_MULTIPROC_DIR before prometheus_client is imported."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tmp
+        yield tmp
+
+
+def main() -> None:
+    args = arguments(__doc__ or "")
+    with metrics_dir("onebox-profile-") as tmp:
         from bench.bare_app import create_app as create_bare
         from service.web import create_app
 

@@ -13,16 +13,14 @@ when it is off (observe._start looks for the span's trace id in the environ).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import statistics
-import tempfile
 import timeit
 from collections.abc import Sequence
 from typing import Any
 
-from bench.cpu_profile import _drive, _store_users
+from bench.cpu_profile import _drive, _store_users, arguments, metrics_dir
 
 VARIANTS = ("bare", "off", "on", "on, unsampled")
 
@@ -68,12 +66,8 @@ def _off_path_ns() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="onebox-tracing-") as tmp:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tmp  # before prometheus_client is imported
+    args = arguments(__doc__ or "")
+    with metrics_dir("onebox-tracing-") as tmp:
         clients = _clients(tmp)
         cpu: dict[str, list[float]] = {name: [] for name in VARIANTS}
         with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
