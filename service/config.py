@@ -57,7 +57,8 @@ SETTINGS: tuple[Setting, ...] = (
         "API_TOKEN",
         "",
         text,
-        "when set, writes need 'Authorization: Bearer <token>'",
+        "when set, every /api/users/... route and /api/metrics need "
+        "'Authorization: Bearer <token>' (APP_API_TOKEN_FILE wins when both are set)",
     ),
     Setting(
         "APP_CORS_ORIGINS",
@@ -277,6 +278,14 @@ SETTINGS: tuple[Setting, ...] = (
         "true only when every request comes through the edge: log lines then take the client "
         "address from CloudFront-Viewer-Address or X-Forwarded-For's last hop; "
         "false: from the connection",
+    ),
+    Setting(
+        "APP_API_TOKEN_FILE",
+        "API_TOKEN_FILE",
+        "",
+        text,
+        "file holding the API token (read at start and on every reload); a missing or empty "
+        "file stops the start; empty: APP_API_TOKEN is the token",
     ),
 )
 

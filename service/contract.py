@@ -288,3 +288,25 @@ def parse_env_file(text: str) -> dict[str, str]:
             raise ValueError(f"env file: {stripped[:80]!r} is not NAME=value")
         values[found.group(1)] = found.group(2) if found.group(2) is not None else found.group(3)
     return values
+
+
+# -- the edge and the box's secrets (written by onebox-secrets.service) ---------------------------
+ORIGIN_HEADER = "X-Onebox-Origin"  # the header CloudFront sends to the origin
+SECRETS_DIR = "/etc/onebox/secrets"  # root:onebox 0750
+API_TOKEN_FILE = f"{SECRETS_DIR}/api-token"  # root:onebox 0440, the token alone
+ORIGIN_MAP_FILE = f"{SECRETS_DIR}/origin.conf"  # root:nginx 0640, an nginx map (http context)
+GUNICORN_SOCKET = (
+    f"{RUNTIME_DIR}/gunicorn.sock"  # onebox.socket's ListenStream once nginx fronts it
+)
+SECRETS_UNIT = "onebox-secrets.service"  # root oneshot: SSM SecureStrings -> the files above
+SECRETS_TIMER = "onebox-secrets.timer"  # every minute
+
+
+def api_token_parameter(stack: str) -> str:
+    """The SSM SecureString holding the API token."""
+    return f"/onebox/{stack}/api-token"
+
+
+def origin_secret_parameter(stack: str) -> str:
+    """The SSM SecureString holding the origin header's secret; absent when there is no edge."""
+    return f"/onebox/{stack}/origin-secret"
