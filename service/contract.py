@@ -310,3 +310,8 @@ def api_token_parameter(stack: str) -> str:
 def origin_secret_parameter(stack: str) -> str:
     """The SSM SecureString holding the origin header's secret; absent when there is no edge."""
     return f"/onebox/{stack}/origin-secret"
+
+
+NGINX_UNIT = "nginx.service"  # the front door (an AL2023 package); reads ORIGIN_MAP_FILE
+WEB_GROUP = "onebox"  # onebox.service's Group=: may read API_TOKEN_FILE
+NGINX_GROUP = "nginx"  # nginx's worker group: may read ORIGIN_MAP_FILE

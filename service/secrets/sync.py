@@ -1,0 +1,112 @@
+"""One run: read the stack from the bootstrap file, fetch both SecureStrings, write the files
+that changed, reload their readers."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from service import contract, logs
+from service.secrets.files import SecretsDir, origin_map, token_text
+
+# Both readers are asked with try-reload-or-restart: a unit that is not running (the web
+# service at boot, which this run comes before; nginx on a box without it) is left alone and
+# reads the file when it starts; a running one reloads (gunicorn: new workers, HUP).
+RELOAD_VERB = "try-reload-or-restart"
+
+Run = Callable[[Sequence[str]], int]
+
+
+class StackUnknown(ValueError):
+    """The bootstrap file is missing or does not name the stack; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Box:
+    """The box's paths under `root` ('/' on the box; a temporary directory in tests)."""
+
+    root: Path
+
+    def path(self, box_path: str) -> Path:
+        return self.root / box_path.lstrip("/")
+
+
+def stack_facts(box: Box) -> tuple[str, str]:
+    """(stack, region) from the bootstrap's root-owned file, parsed, never sourced."""
+    path = box.path(contract.BOOTSTRAP_ENV_FILE)
+    try:
+        values = contract.parse_env_file(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StackUnknown(f"{path}: {exc}") from None
+    stack = values.get("ONEBOX_STACK", "")
+    if not stack:
+        raise StackUnknown(f"{path}: ONEBOX_STACK is not set")
+    return stack, values.get("AWS_REGION", "")
+
+
+def fetch(ssm: Any, name: str) -> str | None:
+    """The parameter's decrypted value; None when it does not exist."""
+    try:
+        answer = ssm.get_parameter(Name=name, WithDecryption=True)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return None
+        raise
+    return str(answer["Parameter"]["Value"])
+
+
+def systemctl(argv: Sequence[str]) -> int:
+    """Run systemctl (found on PATH) with `argv`; its exit status."""
+    return subprocess.run(["systemctl", *argv], check=False, timeout=120).returncode
+
+
+def sync(box: Box, stack: str, ssm: Any, run: Run = systemctl) -> bool:
+    """Bring both files up to date; True when every reload asked for succeeded."""
+    token_parameter = contract.api_token_parameter(stack)
+    token = fetch(ssm, token_parameter)
+    if token is None:
+        raise LookupError(f"{token_parameter}: the parameter does not exist")
+    origin_parameter = contract.origin_secret_parameter(stack)
+    mapping = origin_map(origin_parameter, fetch(ssm, origin_parameter))
+    files = (
+        (contract.API_TOKEN_FILE, token_text(token_parameter, token), contract.WEB_GROUP, 0o440),
+        (contract.ORIGIN_MAP_FILE, mapping, contract.NGINX_GROUP, 0o640),
+    )
+    readers = {
+        contract.API_TOKEN_FILE: contract.WEB_UNIT,
+        contract.ORIGIN_MAP_FILE: contract.NGINX_UNIT,
+    }
+    ok = True
+    with SecretsDir(box.path(contract.SECRETS_DIR), contract.WEB_GROUP) as directory:
+        for box_path, text, group, mode in files:
+            name = PurePosixPath(box_path).name
+            # Kept until the reader reloaded: a reload that failed is asked again next run,
+            # though the file no longer changes.
+            pending = f".{name}.reload"
+            written = directory.write_if_changed(name, text, group, mode)
+            if written.changed:
+                directory.mark(pending)
+                if written.group is None:
+                    logs.log_event(
+                        "secret_file_root_only", logging.WARNING, file=box_path, group=group
+                    )
+                logs.log_event("secret_file_written", file=box_path)
+            if directory.marked(pending):
+                if _reload(readers[box_path], run):
+                    directory.unmark(pending)
+                else:
+                    ok = False
+    return ok
+
+
+def _reload(unit: str, run: Run) -> bool:
+    status = run([RELOAD_VERB, unit])
+    level = logging.INFO if status == 0 else logging.ERROR
+    logs.log_event("secret_reader_reloaded", level, unit=unit, status=status)
+    return status == 0
