@@ -16,9 +16,12 @@ from service import contract, logs
 from service.secrets.files import SecretsDir, origin_map, token_text
 
 # Both readers are asked with try-reload-or-restart: a unit that is not running (the web
-# service at boot, which this run comes before; nginx on a box without it) is left alone and
-# reads the file when it starts; a running one reloads (gunicorn: new workers, HUP).
-RELOAD_VERB = "try-reload-or-restart"
+# service at boot, which this run comes before) is left alone and reads the file when it
+# starts; a running one reloads (gunicorn: new workers, HUP). --no-block: a job for the reader
+# may be waiting for this very run (After=), and waiting for it here would deadlock both.
+RELOAD = ("--no-block", "try-reload-or-restart")
+# `systemctl status` exits 4 for a unit the box does not have (nginx before it is installed).
+NO_SUCH_UNIT = 4
 
 Run = Callable[[Sequence[str]], int]
 
@@ -62,8 +65,10 @@ def fetch(ssm: Any, name: str) -> str | None:
 
 
 def systemctl(argv: Sequence[str]) -> int:
-    """Run systemctl (found on PATH) with `argv`; its exit status."""
-    return subprocess.run(["systemctl", *argv], check=False, timeout=120).returncode
+    """Run systemctl (found on PATH) with `argv`; its exit status (its output is dropped)."""
+    return subprocess.run(
+        ["systemctl", *argv], stdout=subprocess.DEVNULL, check=False, timeout=120
+    ).returncode
 
 
 def sync(box: Box, stack: str, ssm: Any, run: Run = systemctl) -> bool:
@@ -106,7 +111,10 @@ def sync(box: Box, stack: str, ssm: Any, run: Run = systemctl) -> bool:
 
 
 def _reload(unit: str, run: Run) -> bool:
-    status = run([RELOAD_VERB, unit])
+    status = run([*RELOAD, unit])
+    if status != 0 and run(["status", unit]) == NO_SUCH_UNIT:
+        logs.log_event("secret_reader_absent", unit=unit)  # it reads the file if it ever starts
+        return True
     level = logging.INFO if status == 0 else logging.ERROR
     logs.log_event("secret_reader_reloaded", level, unit=unit, status=status)
     return status == 0

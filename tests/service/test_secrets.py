@@ -31,8 +31,14 @@ class Box:
     calls: Path
     ssm: Any
 
-    def run(self, systemctl_status: int = 0) -> subprocess.CompletedProcess[str]:
-        env = {**self.env, "SYSTEMCTL_STATUS": str(systemctl_status)}
+    def run(
+        self, systemctl_status: int = 0, nginx_absent: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        env = {
+            **self.env,
+            "SYSTEMCTL_STATUS": str(systemctl_status),
+            "NGINX_ABSENT": "1" if nginx_absent else "0",
+        }
         return subprocess.run(
             [sys.executable, "-m", "service.secrets"],
             cwd=ROOT,
@@ -71,7 +77,13 @@ def box(tmp_path: Path, aws_env: dict[str, str]) -> Box:
     bin_dir.mkdir()
     calls = tmp_path / "systemctl-calls"
     stand_in = bin_dir / "systemctl"
-    stand_in.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexit "$SYSTEMCTL_STATUS"\n')
+    stand_in.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {calls}\n'
+        # NGINX_ABSENT: the box has no nginx (status 4: no such unit; a reload fails)
+        'case "$NGINX_ABSENT $*" in 1*status*nginx*) exit 4 ;; 1*nginx*) exit 5 ;; esac\n'
+        'exit "$SYSTEMCTL_STATUS"\n'
+    )
     stand_in.chmod(0o755)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("APP_", "ONEBOX_"))},
@@ -86,8 +98,8 @@ def token() -> str:
     return uuid.uuid4().hex + uuid.uuid4().hex[:8]
 
 
-WEB_RELOAD = f"try-reload-or-restart {contract.WEB_UNIT}"
-NGINX_RELOAD = f"try-reload-or-restart {contract.NGINX_UNIT}"
+WEB_RELOAD = f"--no-block try-reload-or-restart {contract.WEB_UNIT}"
+NGINX_RELOAD = f"--no-block try-reload-or-restart {contract.NGINX_UNIT}"
 
 
 def test_a_rotated_token_reaches_its_file_with_one_reload_and_nothing_when_unchanged(
@@ -164,6 +176,16 @@ def test_a_reload_that_failed_is_asked_again_on_the_next_run(box: Box) -> None:
     assert box.reloads().count(WEB_RELOAD) == 2
     assert box.run().returncode == 0
     assert box.reloads().count(WEB_RELOAD) == 2
+
+
+def test_a_box_without_nginx_still_gets_its_map_and_needs_no_reload_of_it(box: Box) -> None:
+    box.put_token(token())
+    result = box.run(nginx_absent=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "secret_reader_absent" in result.stdout
+    assert box.file(contract.ORIGIN_MAP_FILE).is_file()
+    assert box.run(nginx_absent=True).returncode == 0
+    assert box.reloads().count(NGINX_RELOAD) == 1  # not asked again
 
 
 def test_a_missing_token_parameter_fails_naming_it_and_writes_nothing(box: Box) -> None:
