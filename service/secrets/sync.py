@@ -79,35 +79,43 @@ def sync(box: Box, stack: str, ssm: Any, run: Run = systemctl) -> bool:
         raise LookupError(f"{token_parameter}: the parameter does not exist")
     origin_parameter = contract.origin_secret_parameter(stack)
     mapping = origin_map(origin_parameter, fetch(ssm, origin_parameter))
-    files = (
-        (contract.API_TOKEN_FILE, token_text(token_parameter, token), contract.WEB_GROUP, 0o440),
-        (contract.ORIGIN_MAP_FILE, mapping, contract.NGINX_GROUP, 0o640),
+    files = (  # (file, its text, its reader's group, mode, the reader's unit)
+        (
+            contract.API_TOKEN_FILE,
+            token_text(token_parameter, token),
+            contract.WEB_GROUP,
+            0o440,
+            contract.WEB_UNIT,
+        ),
+        (contract.ORIGIN_MAP_FILE, mapping, contract.NGINX_GROUP, 0o640, contract.NGINX_UNIT),
     )
-    readers = {
-        contract.API_TOKEN_FILE: contract.WEB_UNIT,
-        contract.ORIGIN_MAP_FILE: contract.NGINX_UNIT,
-    }
     ok = True
     with SecretsDir(box.path(contract.SECRETS_DIR), contract.WEB_GROUP) as directory:
-        for box_path, text, group, mode in files:
-            name = PurePosixPath(box_path).name
-            # Kept until the reader reloaded: a reload that failed is asked again next run,
-            # though the file no longer changes.
-            pending = f".{name}.reload"
-            written = directory.write_if_changed(name, text, group, mode)
-            if written.changed:
-                directory.mark(pending)
-                if written.group is None:
-                    logs.log_event(
-                        "secret_file_root_only", logging.WARNING, file=box_path, group=group
-                    )
-                logs.log_event("secret_file_written", file=box_path)
-            if directory.marked(pending):
-                if _reload(readers[box_path], run):
-                    directory.unmark(pending)
-                else:
-                    ok = False
+        for box_path, text, group, mode, unit in files:
+            ok = _update(directory, box_path, text, group, mode, unit, run) and ok
     return ok
+
+
+def _update(
+    directory: SecretsDir, box_path: str, text: str, group: str, mode: int, unit: str, run: Run
+) -> bool:
+    """Write one file if it changed; reload its reader if a reload is pending."""
+    name = PurePosixPath(box_path).name
+    # Kept until the reader reloaded: a reload that failed is asked again on the next run,
+    # though the file no longer changes.
+    pending = f".{name}.reload"
+    written = directory.write_if_changed(name, text, group, mode)
+    if written.changed:
+        directory.mark(pending)
+        if written.group is None:
+            logs.log_event("secret_file_root_only", logging.WARNING, file=box_path, group=group)
+        logs.log_event("secret_file_written", file=box_path)
+    if not directory.marked(pending):
+        return True
+    if not _reload(unit, run):
+        return False
+    directory.unmark(pending)
+    return True
 
 
 def _reload(unit: str, run: Run) -> bool:
