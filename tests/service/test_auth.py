@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,8 @@ from flask.testing import FlaskClient
 
 from service.config import ConfigError
 from service.web import create_app
-from tests.service.conftest import Service, launch
+from tests.service.conftest import UNIT, Service, launch
+from tests.support import ROOT, free_port, unit_command, unit_environment
 
 TOKEN = "a-long-enough-test-token-0123456789"
 GOOD = {"Authorization": f"Bearer {TOKEN}"}
@@ -119,9 +122,19 @@ def test_a_token_file_that_gives_no_token_stops_the_start_naming_the_file(
 
 def test_gunicorn_does_not_start_without_its_token_file(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-token"
-    with pytest.raises(pytest.fail.Exception, match="gunicorn exited") as failed:
-        launch(tmp_path, APP_API_TOKEN_FILE=str(missing))
-    assert str(missing) in str(failed.value)
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("APP_")},
+        **unit_environment(UNIT),
+        "APP_API_TOKEN_FILE": str(missing),
+        "APP_DATABASE": str(tmp_path / "onebox.db"),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    command = [*unit_command(UNIT), "--bind", f"127.0.0.1:{free_port()}"]
+    result = subprocess.run(
+        command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=90, check=False
+    )
+    assert result.returncode != 0
+    assert f"APP_API_TOKEN_FILE={str(missing)!r}: cannot read the token" in result.stderr
 
 
 def test_no_log_line_ever_holds_the_token(tmp_path: Path) -> None:
