@@ -122,6 +122,9 @@ class Box:
         env = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
         env |= aws_environment(endpoint)
         env |= self.paths.env(unit.environment())
+        if "APP_API_TOKEN_FILE" in env:  # the box's token file is onebox-secrets'; not run here
+            env["APP_API_TOKEN_FILE"] = ""
+            env["APP_API_TOKEN"] = os.environ.get("APP_API_TOKEN", "")
         for file in unit.values("EnvironmentFile"):
             path = Path(self.paths(file.lstrip("-")))
             if path.exists():

@@ -270,3 +270,10 @@ def api_token_parameter(stack: str) -> str:
 def origin_secret_parameter(stack: str) -> str:
     """The SSM SecureString holding the secret CloudFront sends in ORIGIN_HEADER."""
     return f"/onebox/{stack}/origin-secret"
+
+
+SECRETS_UNIT = "onebox-secrets.service"  # root oneshot: SSM SecureStrings -> the files above
+SECRETS_TIMER = "onebox-secrets.timer"  # every minute
+NGINX_UNIT = "nginx.service"  # the front door (an AL2023 package); reads ORIGIN_MAP_FILE
+WEB_GROUP = "onebox"  # onebox.service's Group=: may read API_TOKEN_FILE
+NGINX_GROUP = "nginx"  # nginx's worker group: may read ORIGIN_MAP_FILE

@@ -23,12 +23,23 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from service import config, logs
     from service.db import SqliteStore
     from service.store import UserStateStore
-    from service.web import body, cors, errors, health, metrics, metrics_views, observe, users
+    from service.web import (
+        auth,
+        body,
+        cors,
+        errors,
+        health,
+        metrics,
+        metrics_views,
+        observe,
+        users,
+    )
     from service.web.activity import ActivityTracker
     from service.web.runtime import Runtime
 
     settings = config.from_environ(os.environ)
     settings.update(overrides or {})
+    settings["API_TOKEN"] = auth.token(settings)  # before anything starts: a bad file stops here
     app = Flask(__name__, static_folder=None)  # an API: no /static route to document
     app.config.update(settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order

@@ -7,6 +7,7 @@ database is 503, with reads still served; anything unexpected is a logged 500 wi
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from flask import Flask, Response, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
@@ -18,11 +19,14 @@ from service.store import StoreFull, StoreUnavailable
 class ApiError(Exception):
     """A request we refuse, with its status, a stable code and a human message."""
 
-    def __init__(self, status: int, error: str, message: str) -> None:
+    def __init__(
+        self, status: int, error: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error = error
         self.message = message
+        self.headers = dict(headers or {})  # e.g. a 401's WWW-Authenticate
 
 
 def error_response(status: int, error: str, message: str) -> Response:
@@ -38,7 +42,9 @@ def _code(exc: HTTPException) -> str:
 def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> Response:
-        return error_response(exc.status, exc.error, exc.message)
+        response = error_response(exc.status, exc.error, exc.message)
+        response.headers.update(exc.headers)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from service import summary
 from service.logs import utc_timestamp
 from service.store import StoreError
-from service.web import runtime
+from service.web import auth, runtime
 from service.web.activity import WINDOW_SECONDS
 from service.web.process import peak_rss_mb, rss_mb
 from service.web.runtime import Runtime
@@ -79,6 +79,9 @@ def prometheus() -> Response:
 
 @bp.get("/api/metrics")
 def json_summary() -> Response:
+    # Behind the token when one is set: it tells who is active and how the box is sized.
+    # /metrics stays open to the publisher, which scrapes gunicorn directly (no edge route).
+    auth.require_token()
     rt = runtime.current()
     config = rt.config
     api = summary.api_summary(summary.collect_routes(rt.metrics.families()))

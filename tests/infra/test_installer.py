@@ -94,6 +94,7 @@ def test_a_first_boot_with_pypi_unreachable_still_serves(
         "PWD": str(current),
         "APP_DATABASE": str(tmp_path / "onebox.db"),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        "APP_API_TOKEN_FILE": "",  # onebox-secrets' file; its own tests run it
     }
     command = [str(on(root, argv[0])), *argv[1:], "--bind", f"127.0.0.1:{port}"]
     log = tmp_path / "gunicorn.log"

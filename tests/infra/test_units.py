@@ -17,8 +17,18 @@ from urllib.parse import urlsplit
 import pytest
 
 from service import config
-from service.contract import AGENT_USER, BOX_ROOT, ENV_FILE, SOCKET_UNIT, WEB_UNIT
-from tests.support import DEPLOY, ROOT, require_tool, unit_directives
+from service.contract import (
+    AGENT_USER,
+    API_TOKEN_FILE,
+    BOX_ROOT,
+    ENV_FILE,
+    SECRETS_DIR,
+    SECRETS_TIMER,
+    SECRETS_UNIT,
+    SOCKET_UNIT,
+    WEB_UNIT,
+)
+from tests.support import DEPLOY, ROOT, require_tool, unit_directives, unit_environment
 
 UNIT_SUFFIXES = (".service", ".timer", ".socket", ".path")
 # The host's own units (targets the deploy units name); /lib on systems without merged /usr.
@@ -28,6 +38,8 @@ HOST_UNITS = next(
 )
 MAX_EXPOSURE = 1.5
 MAX_AGENT_EXPOSURE = 2.0
+# Root with network (SSM) and CAP_CHOWN (the files' groups): the most any unit gets.
+MAX_SECRETS_EXPOSURE = 2.0
 UNITS = sorted(p.name for p in DEPLOY.iterdir() if p.name.endswith(UNIT_SUFFIXES))
 # The root helpers the agent triggers through a file in its runtime directory.
 HELPERS = ("onebox-reload", "onebox-restart")
@@ -186,3 +198,30 @@ def test_no_unit_that_runs_as_root_reads_the_env_file_the_agent_may_write(unit: 
 def test_the_patch_timer_with_a_window_drop_in_still_verifies(box_root: Path) -> None:
     result = _verify(box_root, "onebox-patch.timer")
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+
+
+def test_the_secrets_unit_scores_at_most_2_0_exposure() -> None:
+    assert _exposure(SECRETS_UNIT) <= MAX_SECRETS_EXPOSURE
+
+
+def test_the_secrets_unit_writes_only_its_directory_with_chown_as_its_one_capability() -> None:
+    assert unit_directives(SECRETS_UNIT, "User") == []  # root: it hands files to other groups
+    assert unit_directives(SECRETS_UNIT, "Type") == ["oneshot"]
+    assert unit_directives(SECRETS_UNIT, "CapabilityBoundingSet") == ["CAP_CHOWN"]
+    assert unit_directives(SECRETS_UNIT, "ProtectSystem") == ["strict"]
+    assert not unit_directives(SECRETS_UNIT, "ReadWritePaths")
+    (directory,) = unit_directives(SECRETS_UNIT, "ConfigurationDirectory")
+    assert f"/etc/{directory}" == SECRETS_DIR
+    assert unit_directives(SECRETS_UNIT, "ConfigurationDirectoryMode") == ["0750"]
+    (command,) = unit_directives(SECRETS_UNIT, "ExecStart")
+    assert command.split()[1:] == ["-m", "service.secrets"]
+
+
+def test_the_secrets_run_comes_before_the_web_service_which_reads_its_token_file() -> None:
+    assert WEB_UNIT in unit_directives(SECRETS_UNIT, "Before")[0].split()
+    assert "nginx.service" in unit_directives(SECRETS_UNIT, "Before")[0].split()
+    assert SECRETS_UNIT in " ".join(unit_directives(WEB_UNIT, "After")).split()
+    assert SECRETS_UNIT in " ".join(unit_directives(WEB_UNIT, "Wants")).split()
+    assert ("APP_API_TOKEN_FILE", API_TOKEN_FILE) in unit_environment(WEB_UNIT).items()
+    assert unit_directives(SECRETS_TIMER, "Unit") == [SECRETS_UNIT]
+    assert unit_directives(SECRETS_TIMER, "OnCalendar") == ["*-*-* *:*:00"]  # every minute

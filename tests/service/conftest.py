@@ -104,6 +104,8 @@ def launch(tmp_path: Path, database: Path | None = None, **env: str) -> Service:
     environ = {
         **{k: v for k, v in os.environ.items() if not k.startswith("APP_")},
         **unit_environment(UNIT),
+        # The unit's token file is the box's; a test that wants one names its own.
+        "APP_API_TOKEN_FILE": "",
         "APP_DATABASE": str(database or tmp_path / "onebox.db"),
         "PROMETHEUS_MULTIPROC_DIR": str(run / "metrics"),
         **env,

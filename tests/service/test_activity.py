@@ -138,10 +138,12 @@ def test_preflights_and_heads_are_not_users(app: Flask, method: str) -> None:
 def test_refused_and_missing_users_are_not_users(app: Flask) -> None:
     app.config["API_TOKEN"] = "s3cret"
     client = app.test_client()
+    good = {"Authorization": "Bearer s3cret"}
     for n in range(50):
         assert client.patch(f"/api/users/x{n}/mute", json={"isMuted": True}).status_code == 401
-        assert client.get(f"/api/users/y{n}/state").status_code == 404
-    assert client.get("/api/metrics").get_json()["users"]["current"] == 0
+        assert client.get(f"/api/users/y{n}/state").status_code == 401
+        assert client.get(f"/api/users/y{n}/state", headers=good).status_code == 404
+    assert client.get("/api/metrics", headers=good).get_json()["users"]["current"] == 0
     assert active_rows(app) == 0
 
 

@@ -70,12 +70,20 @@ def _runs() -> list[Any]:
     return runs
 
 
-def _writes() -> list[Any]:
+def _guarded() -> list[Any]:
+    """The operations the document puts behind the bearer token: reads of a user's state and
+    the JSON summary too, not only writes."""
     return [
         pytest.param(op.path, op.method.upper(), id=f"{op.method.upper()} {op.path}")
         for op in _operations()
-        if op.method.upper() != "GET"
+        if any("bearerAuth" in option for option in op.definition.raw.get("security", []))
     ]
+
+
+def test_the_document_guards_every_user_route_and_the_json_summary() -> None:
+    guarded = {param.values[:2] for param in _guarded()}
+    users = {(op.path, op.method.upper()) for op in _operations() if "/users/" in op.path}
+    assert users | {("/api/metrics", "GET")} == guarded
 
 
 def _check_all(base_url: str, path: str, method: str, mode: GenerationMode) -> None:
@@ -106,15 +114,16 @@ def test_every_generated_request_gets_a_documented_answer_and_no_server_error(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("path", "method"), _writes())
-def test_with_a_token_set_writes_without_it_get_the_documented_401(
+@pytest.mark.parametrize(("path", "method"), _guarded())
+def test_with_a_token_set_requests_without_it_get_the_documented_401(
     guarded_service: Service, path: str, method: str
 ) -> None:
     _check_all(guarded_service.url, path, method, GenerationMode.POSITIVE)
     exposition = requests.get(f"{guarded_service.url}/metrics", timeout=5).text
     series = f'method="{method}",route="{path.replace("{userId}", "<userId>")}"'
     assert f'{series},status="401"' in exposition
-    assert f'{series},status="200"' not in exposition, "a write got through without the token"
+    assert f'{series},status="200"' not in exposition, "a request got through without the token"
+    assert f'{series},status="404"' not in exposition, "a read told whether a user exists"
 
 
 @pytest.mark.slow

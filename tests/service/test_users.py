@@ -60,13 +60,15 @@ def test_state_survives_a_new_app_on_the_same_database(app: Flask) -> None:
 def test_writes_need_the_bearer_token_when_one_is_configured(app: Flask) -> None:
     app.config["API_TOKEN"] = "s3cret"
     client = app.test_client()
+    good = {"Authorization": "Bearer s3cret"}
     assert patch(client, "/api/users/t/mute", {"isMuted": True})[0] == 401
     wrong = patch(client, "/api/users/t/mute", {"isMuted": True}, Authorization="Bearer nope")
-    assert wrong == (401, {"error": "unauthorized", "message": wrong[1]["message"]})
-    assert client.get("/api/users/t/state").status_code == 404  # nothing was written
-    ok = patch(client, "/api/users/t/mute", {"isMuted": True}, Authorization="Bearer s3cret")
+    assert wrong == (401, {"error": "invalid_token", "message": wrong[1]["message"]})
+    assert client.get("/api/users/t/state", headers=good).status_code == 404  # nothing written
+    ok = patch(client, "/api/users/t/mute", {"isMuted": True}, **good)
     assert ok[0] == 200
-    assert client.get("/api/users/t/state").status_code == 200  # reads need no token
+    assert client.get("/api/users/t/state", headers=good).status_code == 200
+    assert client.get("/api/users/t/state").status_code == 401  # reads need it too
 
 
 def test_cors_answers_only_configured_origins(app: Flask) -> None:

@@ -127,6 +127,7 @@ def _box_environment(layout: Layout, tmp_path: Path) -> dict[str, str]:
     unit_pwd = unit_environment("onebox.service").get("PWD", f"{BOX_ROOT}/current")
     env["PWD"] = unit_pwd.replace(BOX_ROOT, str(layout.root))
     env["APP_DATABASE"] = str(tmp_path / "onebox.db")
+    env["APP_API_TOKEN_FILE"] = ""  # onebox-secrets writes it on the box; not run here
     env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
     return env
 

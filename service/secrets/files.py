@@ -1,0 +1,130 @@
+"""The secret files' text and their atomic, change-only writes (pure but for the file system)."""
+
+from __future__ import annotations
+
+import grp
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+# What pulumi-random gives the origin secret (special=False): safe inside nginx's quotes.
+ORIGIN_SECRET = re.compile(r"[A-Za-z0-9]{32,64}")
+# A token travels in an HTTP header: visible ASCII, no spaces.
+API_TOKEN = re.compile(r"[\x21-\x7e]+")
+
+
+class SecretError(ValueError):
+    """A secret's value cannot be written where it goes; the message names the parameter, never
+    the value."""
+
+
+def token_text(parameter: str, value: str) -> str:
+    token = value.strip()
+    if not API_TOKEN.fullmatch(token):
+        raise SecretError(f"{parameter}: the token is empty or holds spaces or non-ASCII")
+    return token + "\n"
+
+
+def origin_map(parameter: str, secret: str | None) -> str:
+    """The nginx map: requests carrying the secret are from the edge; with no secret (no edge),
+    every request is."""
+    if secret is None:
+        return "map $http_x_onebox_origin $onebox_from_edge {\n    default 1;\n}\n"
+    if not ORIGIN_SECRET.fullmatch(secret):
+        raise SecretError(f"{parameter}: the secret is not 32-64 letters and digits")
+    return (
+        f'map $http_x_onebox_origin $onebox_from_edge {{\n    default 0;\n    "{secret}" 1;\n}}\n'
+    )
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a write did: whether the text changed, and the group it went to (None: the group
+    does not exist here, so the file is root's alone)."""
+
+    changed: bool
+    group: str | None
+
+
+def group_id(name: str) -> int | None:
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        return None
+
+
+def _own(fd: int, gid: int | None, mode: int) -> None:
+    os.fchmod(fd, mode if gid is not None else mode & 0o700)
+    if gid is not None and os.geteuid() == 0:  # only root gives a file away; tests run as users
+        os.fchown(fd, 0, gid)
+
+
+class SecretsDir:
+    """The directory the files go to, held open: every operation is relative to it and follows
+    no symlink, so a directory or link swapped in by another user is refused, not written
+    through (the directory's parent belongs to the deploy agent)."""
+
+    def __init__(self, path: Path, group: str, mode: int = 0o750) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            if os.fstat(self.fd).st_uid != os.geteuid():
+                raise OSError(f"{path} is not owned by this process's user; refused")
+            _own(self.fd, group_id(group), mode)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def __enter__(self) -> SecretsDir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+    def read(self, name: str) -> str | None:
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=self.fd)
+        except FileNotFoundError:
+            return None
+        with os.fdopen(fd, encoding="utf-8") as file:
+            return file.read()
+
+    def write_if_changed(self, name: str, text: str, group: str, mode: int) -> Written:
+        """Replace `name` with `text` atomically (a reader sees the old file or the new, never
+        half of one) unless it holds `text` already."""
+        gid = group_id(group)
+        written = Written(changed=self.read(name) != text, group=group if gid is not None else None)
+        if not written.changed:
+            return written
+        temporary = f".{name}.{secrets.token_hex(8)}"
+        fd = os.open(
+            temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=self.fd
+        )
+        try:
+            _own(fd, gid, mode)
+            os.write(fd, text.encode("utf-8"))
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            os.unlink(temporary, dir_fd=self.fd)
+            raise
+        os.close(fd)
+        os.replace(temporary, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        os.fsync(self.fd)  # the rename itself survives a crash
+        return written
+
+    def mark(self, name: str) -> None:
+        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600, dir_fd=self.fd))
+
+    def marked(self, name: str) -> bool:
+        try:
+            os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def unmark(self, name: str) -> None:
+        os.unlink(name, dir_fd=self.fd)
