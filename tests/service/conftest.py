@@ -134,6 +134,13 @@ def launch(tmp_path: Path, database: Path | None = None, **env: str) -> Service:
     return service
 
 
+def serving(factory: pytest.TempPathFactory, name: str, **env: str) -> Iterator[Service]:
+    """A module's service: launched in a folder of its own, stopped when the module is done."""
+    service = launch(factory.mktemp(name), **env)
+    yield service
+    service.stop()
+
+
 @pytest.fixture
 def start_service(tmp_path: Path) -> Iterator[Callable[..., Service]]:
     """Factory: start_service(**APP_env) -> a running Service; all are stopped at teardown."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.service.conftest import Service, launch
+from tests.service.conftest import Service, serving
 
 pytestmark = pytest.mark.slow
 
@@ -21,9 +21,7 @@ STATE = "/api/users/mallory/state"
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    service = launch(tmp_path_factory.mktemp("hostile"))
-    yield service
-    service.stop()
+    yield from serving(tmp_path_factory, "hostile")
 
 
 def send(service: Service, head: str, body: bytes = b"") -> tuple[int, dict[str, Any]]:

@@ -24,7 +24,7 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis import Case, GenerationMode
 
-from tests.service.conftest import Service, launch
+from tests.service.conftest import Service, serving
 from tests.support import ROOT
 
 SPEC = ROOT / "service" / "web" / "openapi.yaml"
@@ -40,16 +40,12 @@ TOKEN = "s3cret-token"
 
 @pytest.fixture(scope="module")
 def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    service = launch(tmp_path_factory.mktemp("openapi"))
-    yield service
-    service.stop()
+    yield from serving(tmp_path_factory, "openapi")
 
 
 @pytest.fixture(scope="module")
 def guarded_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    service = launch(tmp_path_factory.mktemp("openapi-token"), APP_API_TOKEN=TOKEN)
-    yield service
-    service.stop()
+    yield from serving(tmp_path_factory, "openapi-token", APP_API_TOKEN=TOKEN)
 
 
 def _operations() -> list[Any]:
