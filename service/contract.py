@@ -288,3 +288,19 @@ def parse_env_file(text: str) -> dict[str, str]:
             raise ValueError(f"env file: {stripped[:80]!r} is not NAME=value")
         values[found.group(1)] = found.group(2) if found.group(2) is not None else found.group(3)
     return values
+
+
+# -- the edge: CloudFront in front, nginx on the box's HTTP port ---------------------------------
+ORIGIN_HEADER = "X-Onebox-Origin"  # the header CloudFront sends to the origin
+SECRETS_DIR = "/etc/onebox/secrets"  # root:onebox 0750
+API_TOKEN_FILE = f"{SECRETS_DIR}/api-token"  # root:onebox 0440, the token alone
+ORIGIN_MAP_FILE = f"{SECRETS_DIR}/origin.conf"  # the nginx map of the origin secret
+GUNICORN_SOCKET = f"{RUNTIME_DIR}/gunicorn.sock"  # onebox.socket's ListenStream once nginx fronts it
+
+
+def api_token_parameter(stack: str) -> str:
+    return f"/onebox/{stack}/api-token"  # SecureString
+
+
+def origin_secret_parameter(stack: str) -> str:
+    return f"/onebox/{stack}/origin-secret"  # SecureString
