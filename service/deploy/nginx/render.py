@@ -121,16 +121,15 @@ def render(config: NginxConfig, template: Path = TEMPLATE) -> str:
     return string.Template(template.read_text()).substitute(config.values())
 
 
-def origin_map(secret: str | None) -> str:
-    """The origin map's text: `secret` marks edge requests; None: every request counts as one
-    (no edge in front, as locally)."""
+def origin_map(secret: str | None = None, *, trust: bool = False) -> str:
+    """The origin map's text: requests carrying `secret` count as the edge's; `trust` counts
+    every request as one (no edge in front, as locally); neither: none does (fail closed)."""
     lines = ["map $http_x_onebox_origin $onebox_from_edge {"]
-    if secret is None:
-        lines.append("    default 1;")
-    else:
+    lines.append(f"    default {1 if trust else 0};")
+    if secret is not None:
         if not re.fullmatch(r"[A-Za-z0-9]{32,64}", secret):
             raise ValueError("origin secret: not 32-64 letters and digits")
-        lines += ["    default 0;", f'    "{secret}" 1;']
+        lines.append(f'    "{secret}" 1;')
     return "\n".join([*lines, "}"]) + "\n"
 
 
