@@ -304,3 +304,5 @@ def api_token_parameter(stack: str) -> str:
 
 def origin_secret_parameter(stack: str) -> str:
     return f"/onebox/{stack}/origin-secret"  # SecureString
+# What the publisher scrapes once nginx fronts the port (nginx answers /metrics with 404).
+GUNICORN_METRICS_URL = f"unix:{GUNICORN_SOCKET}:/metrics"

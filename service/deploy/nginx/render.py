@@ -39,7 +39,7 @@ DEFAULTS = {
 BURST_SECONDS = 10  # a client may spend this many seconds' worth of its rate at once
 
 _PATH = re.compile(r"/[A-Za-z0-9_./+-]*")
-_SYSLOG = re.compile(r"syslog:server=unix:/dev/log(,[a-z]+=[A-Za-z0-9_]+)*")
+_SYSLOG = re.compile(r"syslog:server=unix:/dev/log(,[a-z]+(=[A-Za-z0-9_]+)?)*")
 _USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 _HEADER = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 _HOST = re.compile(r"(127\.0\.0\.1|\[::1\])")
