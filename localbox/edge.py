@@ -83,11 +83,10 @@ def check(nginx: str, conf: Path) -> subprocess.CompletedProcess[str]:
 @contextmanager
 def running(nginx: str, conf: Path, port: int, timeout: float = 15.0) -> Iterator[Any]:
     """nginx in the foreground on `conf` until the block ends; waits until it answers."""
-    proc = subprocess.Popen(
-        command(nginx, conf, "-g", "daemon off;"),
-        stderr=(conf.parent / "nginx.stderr").open("ab"),
-        start_new_session=True,
-    )
+    with (conf.parent / "nginx.stderr").open("ab") as stderr:
+        proc = subprocess.Popen(
+            command(nginx, conf, "-g", "daemon off;"), stderr=stderr, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + timeout
         while not _answers(port):

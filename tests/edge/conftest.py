@@ -36,10 +36,11 @@ SECRET = "Edge0123456789abcdefghijklmnopqrs"  # an origin secret's shape: 32+ le
 @dataclass(frozen=True)
 class Gunicorn:
     socket: Path
+    stdout: Path
     stderr: Path
 
     def logs(self) -> list[dict[str, Any]]:
-        lines = self.stderr.read_text().splitlines()
+        lines = self.stdout.read_text().splitlines() + self.stderr.read_text().splitlines()
         return [json.loads(line) for line in lines if line.startswith("{")]
 
 
@@ -89,15 +90,15 @@ def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
         **unit_environment("onebox.service"),
         "APP_DATABASE": str(run / "onebox.db"),
         "PROMETHEUS_MULTIPROC_DIR": str(run / "metrics"),
-        "APP_TRUST_PROXY": "1",
+        "APP_TRUST_PROXY": "true",
     }
-    stderr = run / "stderr.log"
-    with stderr.open("wb") as err:
+    stdout, stderr = run / "stdout.log", run / "stderr.log"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
         proc = subprocess.Popen(
             [*unit_command("onebox.service"), "--bind", f"unix:{sock}"],
             cwd=ROOT,
             env=environ,
-            stdout=subprocess.DEVNULL,
+            stdout=out,
             stderr=err,
             start_new_session=True,
         )
@@ -105,7 +106,7 @@ def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
         wait_until(lambda: proc.poll() is not None or _ready(sock), what="gunicorn's socket")
         if proc.poll() is not None:
             pytest.fail(f"gunicorn exited: {stderr.read_text()[-2000:]}")
-        yield Gunicorn(sock, stderr)
+        yield Gunicorn(sock, stdout, stderr)
     finally:
         stop(proc, grace=35)
 

@@ -95,8 +95,8 @@ class NginxConfig:
         return {
             **plain,
             "listen": listen,
-            "writes_burst": str(self.writes_per_minute * BURST_SECONDS // 60),
-            "reads_burst": str(self.reads_per_minute * BURST_SECONDS // 60),
+            "writes_burst": str(burst(self.writes_per_minute)),
+            "reads_burst": str(burst(self.reads_per_minute)),
             "write_retry_after": str(math.ceil(60 / self.writes_per_minute)),
             "read_retry_after": str(math.ceil(60 / self.reads_per_minute)),
         }
@@ -114,6 +114,11 @@ class NginxConfig:
             reads_per_minute=_int("APP_RATE_READS_PER_MINUTE", value["APP_RATE_READS_PER_MINUTE"]),
             **paths,  # type: ignore[arg-type]
         )
+
+
+def burst(per_minute: int) -> int:
+    """Requests a client may make at once beyond its rate (nginx takes no burst below 1)."""
+    return max(1, per_minute * BURST_SECONDS // 60)
 
 
 def render(config: NginxConfig, template: Path = TEMPLATE) -> str:
