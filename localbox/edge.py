@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,14 +81,14 @@ def check(nginx: str, conf: Path) -> subprocess.CompletedProcess[str]:
 
 @contextmanager
 def running(nginx: str, conf: Path, port: int, timeout: float = 15.0) -> Iterator[Any]:
-    """nginx in the foreground on `conf` until the block ends; waits until it answers."""
+    """nginx in the foreground on `conf` until the block ends; waits until it listens."""
     with (conf.parent / "nginx.stderr").open("ab") as stderr:
         proc = subprocess.Popen(
             command(nginx, conf, "-g", "daemon off;"), stderr=stderr, start_new_session=True
         )
     try:
         deadline = time.monotonic() + timeout
-        while not _answers(port):
+        while not _listening(port):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
                     f"nginx did not start on port {port}: "
@@ -101,12 +100,11 @@ def running(nginx: str, conf: Path, port: int, timeout: float = 15.0) -> Iterato
         stop(proc, grace=10)  # SIGTERM: nginx's fast shutdown
 
 
-def _answers(port: int) -> bool:
-    """Whether nginx answers at all (any status: the service behind it may not be up yet)."""
+def _listening(port: int) -> bool:
+    """Whether nginx accepts connections (gunicorn behind it may not be up yet: the socket
+    holds requests until it is, so an HTTP answer is no sign of nginx being up)."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health/live", timeout=1):  # noqa: S310
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
-    except urllib.error.HTTPError:
-        return True
-    except (OSError, urllib.error.URLError):
+    except OSError:
         return False

@@ -295,7 +295,9 @@ ORIGIN_HEADER = "X-Onebox-Origin"  # the header CloudFront sends to the origin
 SECRETS_DIR = "/etc/onebox/secrets"  # root:onebox 0750
 API_TOKEN_FILE = f"{SECRETS_DIR}/api-token"  # root:onebox 0440, the token alone
 ORIGIN_MAP_FILE = f"{SECRETS_DIR}/origin.conf"  # the nginx map of the origin secret
-GUNICORN_SOCKET = f"{RUNTIME_DIR}/gunicorn.sock"  # onebox.socket's ListenStream once nginx fronts it
+GUNICORN_SOCKET = (
+    f"{RUNTIME_DIR}/gunicorn.sock"  # onebox.socket's ListenStream once nginx fronts it
+)
 
 
 def api_token_parameter(stack: str) -> str:
@@ -304,5 +306,7 @@ def api_token_parameter(stack: str) -> str:
 
 def origin_secret_parameter(stack: str) -> str:
     return f"/onebox/{stack}/origin-secret"  # SecureString
+
+
 # What the publisher scrapes once nginx fronts the port (nginx answers /metrics with 404).
 GUNICORN_METRICS_URL = f"unix:{GUNICORN_SOCKET}:/metrics"

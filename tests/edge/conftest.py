@@ -120,9 +120,7 @@ def _ready(sock: Path) -> bool:
 
 
 @pytest.fixture
-def front(
-    nginx_binary: str, gunicorn: Gunicorn, tmp_path: Path
-) -> Iterator[Callable[..., Front]]:
+def front(nginx_binary: str, gunicorn: Gunicorn, tmp_path: Path) -> Iterator[Callable[..., Front]]:
     """Factory: front(origin=None, **NginxConfig fields or APP_* settings) -> a running nginx."""
     with _Fronts(nginx_binary, gunicorn, tmp_path) as fronts:
         yield fronts.start

@@ -20,9 +20,9 @@ import os
 import re
 import string
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Mapping
 
 TEMPLATE = Path(__file__).resolve().parent / "onebox.conf.template"
 # The same facts as service/contract.py (a test holds them equal): this file runs without it.

@@ -90,14 +90,14 @@ def test_a_unix_url_without_an_absolute_socket_and_path_is_refused(url: str) -> 
 
 
 class _Metrics(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (the handler's protocol)
+    def do_GET(self) -> None:
         body = TEXT.format(ok=3, bad=1, fast=2).encode() if self.path == "/metrics" else b""
         self.send_response(200 if body else 404)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         return None
 
     def address_string(self) -> str:
