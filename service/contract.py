@@ -310,3 +310,7 @@ def origin_secret_parameter(stack: str) -> str:
 
 # What the publisher scrapes once nginx fronts the port (nginx answers /metrics with 404).
 GUNICORN_METRICS_URL = f"unix:{GUNICORN_SOCKET}:/metrics"
+NGINX_UNIT = "nginx.service"  # AL2023's package; its drop-in (service/deploy/nginx/) renders
+NGINX_RELOAD_PATH = "onebox-nginx-reload.path"  # a settings change -> nginx re-renders, reloads
+NGINX_RELOAD_UNIT = "onebox-nginx-reload.service"
+UNITS = (*UNITS, NGINX_RELOAD_PATH, NGINX_RELOAD_UNIT)

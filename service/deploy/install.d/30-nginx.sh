@@ -4,6 +4,7 @@
 # root-owned copy of the renderer and template (nginx.service renders from them on every start
 # and reload: service/deploy/nginx/nginx.service.conf), renders once now so a bad setting stops
 # the install here, naming it, then enables and (re)starts nginx, whose start runs `nginx -t`.
+# onebox-nginx-reload.path reloads nginx (re-rendering) whenever the settings change.
 # Until the secrets unit writes the origin map, a map that trusts no request is in its place:
 # everything but /api/health answers 403 (it holds no secret). Idempotent; a failed dnf fails
 # the part, and the installer's unit retries it. ONEBOX_ROOT prefixes every path (tests).
