@@ -35,7 +35,7 @@ RELOAD_PATH = "onebox-reload.path"  # root helper: a touch of RELOAD_REQUEST -> 
 RELOAD_UNIT = "onebox-reload.service"
 RESTART_PATH = "onebox-restart.path"  # root helper: a touch of RESTART_REQUEST -> restart
 RESTART_UNIT = "onebox-restart.service"
-UNITS = (
+UNITS: tuple[str, ...] = (
     WEB_UNIT,
     SOCKET_UNIT,
     DATA_UNIT,

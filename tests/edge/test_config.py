@@ -16,7 +16,7 @@ from service.deploy.nginx.render import NginxConfig
 
 
 def box_config(**fields: object) -> NginxConfig:
-    return NginxConfig.from_environ({}, **fields)  # type: ignore[arg-type]
+    return NginxConfig.from_environ({}, **fields)
 
 
 def test_the_renderers_facts_are_the_contracts() -> None:

@@ -27,7 +27,8 @@ def test_health_is_passed_to_gunicorn_with_the_clients_request_id(
     status, headers, _ = door.request("GET", "/api/health", {"X-Request-ID": "probe-42"})
     assert status == 200
     assert headers["x-request-id"] == "probe-42"  # one header, not nginx's and gunicorn's
-    assert any(line.get("requestId") == "probe-42" for line in gunicorn.logs())
+    (logged,) = [line for line in gunicorn.logs() if line.get("requestId") == "probe-42"]
+    assert logged["clientAddress"] == "127.0.0.1"  # from X-Forwarded-For: the peer is a socket
 
 
 def test_a_request_id_that_is_not_a_sane_token_is_replaced_by_nginxs(
