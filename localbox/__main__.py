@@ -33,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="seconds between the publisher's PutMetricData calls (default: the service's, 60)",
     )
+    parser.add_argument(
+        "--no-nginx",
+        action="store_true",
+        help="gunicorn on the port itself, as when nginx is not installed (default: nginx in "
+        "front, from the box's template, when it is on the PATH)",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f"--port {args.port}: not a TCP port")
@@ -53,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         say=_say,
         aws_endpoint=args.aws_endpoint,
         metrics_every=args.metrics_every,
+        front=False if args.no_nginx else None,
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -18,16 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.userdata import BoxEnvironment, env_file, environment
-from localbox.listen import activated, listening_socket
+from localbox import edge
+from localbox.listen import activated, listening_socket, unix_listening_socket
 from localbox.moto import aws_environment, moto_server
 from localbox.processes import stop
 from localbox.units import DEPLOY, ROOT, PathMap, Unit, read_unit
 from service import config
-from service.contract import ENV_FILE, WEB_UNIT
+from service.contract import ENV_FILE, GUNICORN_METRICS_URL, SOCKET_UNIT, WEB_UNIT
 
 STACK = "local"
 BUCKET = "onebox-local"
 INSTANCE_ID = "i-local"
+# Passed from our environment to the web service (every other APP_* comes from the env file).
+PASSED_THROUGH = ("APP_API_TOKEN",)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Roles:
     data: Unit  # restore before the service starts, final backup after it stops
     backup: Unit  # what the timer starts
     publisher: Unit
+    web_socket: Unit  # onebox.socket: what the web service listens on
 
     @staticmethod
     def discover(folder: Path = DEPLOY) -> Roles:
@@ -54,6 +58,7 @@ class Roles:
             data=running("service.backup", "ExecStop"),
             backup=running("service.backup backup"),
             publisher=running("service.publish"),
+            web_socket=read_unit(SOCKET_UNIT, folder),
         )
 
 
@@ -75,11 +80,20 @@ class Box:
     say: Callable[[str], None] = print
     aws_endpoint: str | None = None  # an endpoint someone else runs (drills); None: moto_server
     metrics_every: int | None = None  # APP_METRICS_INTERVAL for the publisher; None: its default
+    front: bool | None = None  # nginx in front: None when it is on the PATH; False: never
 
     def __post_init__(self) -> None:
         self.paths = PathMap(self.state)
         self.roles = Roles.discover()
         self.stopping = threading.Event()
+        self.nginx = edge.nginx_binary() if self.front is not False else None
+        if self.front and self.nginx is None:
+            raise RuntimeError("nginx is not installed: no front door to run")
+
+    @property
+    def gunicorn_socket(self) -> Path:
+        """The socket unit's ListenStream= (GUNICORN_SOCKET), under the local folder."""
+        return Path(self.paths(self.roles.web_socket.one("ListenStream") or ""))
 
     # -- environment -----------------------------------------------------------------------
 
@@ -106,6 +120,11 @@ class Box:
         local = {"APP_ENV": "development", "APP_VERSION": "local", "APP_INSTANCE_ID": INSTANCE_ID}
         if self.metrics_every is not None:
             local["APP_METRICS_INTERVAL"] = str(self.metrics_every)
+        if self.nginx is not None:  # nginx serves no /metrics: the publisher reads the socket
+            local["APP_METRICS_URL"] = self.paths(GUNICORN_METRICS_URL)
+        else:  # gunicorn on the port itself: nothing in front whose client address to trust
+            local["APP_METRICS_URL"] = f"http://127.0.0.1:{self.port}/metrics"
+            local["APP_TRUST_PROXY"] = "false"
         return environment(box) | local
 
     def write_operator_files(self, endpoint: str) -> None:
@@ -124,11 +143,12 @@ class Box:
         env |= self.paths.env(unit.environment())
         if "APP_API_TOKEN_FILE" in env:  # the box's token file is onebox-secrets'; not run here
             env["APP_API_TOKEN_FILE"] = ""
-            env["APP_API_TOKEN"] = os.environ.get("APP_API_TOKEN", "")
         for file in unit.values("EnvironmentFile"):
             path = Path(self.paths(file.lstrip("-")))
             if path.exists():
                 env |= read_env_file(path)
+        if unit.name == WEB_UNIT:  # the token: the service's alone, never in a file here
+            env |= {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
         return env
 
     # -- processes -------------------------------------------------------------------------
@@ -177,7 +197,10 @@ class Box:
             (self.state / sub).mkdir(parents=True, exist_ok=True)
         with ExitStack() as stack:
             # Bound first and held to the end, like onebox.socket: restarts queue, not refuse.
-            listen = stack.enter_context(listening_socket(self.port))
+            if self.nginx is None:
+                listen = stack.enter_context(listening_socket(self.port))
+            else:
+                listen = stack.enter_context(unix_listening_socket(self.gunicorn_socket))
             endpoint = self.aws_endpoint or stack.enter_context(moto_server())
             stack.callback(self.remove_operator_files)
             self.write_env_file(endpoint)
@@ -185,6 +208,8 @@ class Box:
             self.create_bucket(endpoint)
             what = "given" if self.aws_endpoint else "moto_server"
             self.say(f"localbox: AWS endpoint ({what}) at {endpoint}")
+            if self.nginx is not None:
+                stack.enter_context(self.front_door(endpoint))
             if self.run_once(self.roles.data, "ExecStart", endpoint) != 0:
                 self.say("localbox: restore-on-start failed; the service stays down")
                 return 1
@@ -200,6 +225,25 @@ class Box:
                 code = self.run_once(self.roles.data, "ExecStop", endpoint)
                 self.say(f"localbox: final backup exit {code}; stopping the AWS endpoint")
         return 0
+
+    @contextmanager
+    def front_door(self, endpoint: str) -> Iterator[None]:
+        """nginx from the box's template on 127.0.0.1:port, in front of gunicorn's socket; its
+        access log (JSON) on our stdout. No edge here: the origin map trusts every request."""
+        assert self.nginx is not None
+        folder = self.state / "run" / "nginx"
+        settings = read_env_file(Path(self.paths(ENV_FILE)))
+        config = edge.local_config(
+            folder, self.port, self.gunicorn_socket, settings, access_log="/dev/stdout"
+        )
+        conf = edge.write_config(folder, config)
+        check = edge.check(self.nginx, conf)
+        if check.returncode != 0:
+            raise RuntimeError(f"nginx -t refused {conf}: {check.stderr.strip()}")
+        with edge.running(self.nginx, conf, self.port):
+            self.say(f"localbox: nginx in front on 127.0.0.1:{self.port} ({conf})")
+            yield
+        self.say("localbox: nginx stopped")
 
     def remove_operator_files(self) -> None:
         for name in ("localbox.pid", "localbox.env"):
@@ -220,9 +264,13 @@ class Box:
 
     def announce(self) -> None:
         url = f"http://127.0.0.1:{self.port}"
+        if self.nginx is not None:
+            front = f"nginx in front; Prometheus text on {self.gunicorn_socket}"
+        else:
+            front = f"gunicorn on the port, no nginx (not installed); {url}/metrics"
         self.say(
-            f"localbox: up. {url}/api/health  {url}/api/metrics  {url}/metrics  "
-            f"(backups every {self.backup_every:g}s; Ctrl-C stops with a final backup)"
+            f"localbox: up. {url}/api/health  {url}/api/metrics  ({front}; backups every "
+            f"{self.backup_every:g}s; Ctrl-C stops with a final backup)"
         )
 
     def supervise(self, endpoint: str, daemons: list[Supervised]) -> None:

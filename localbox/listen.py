@@ -4,6 +4,8 @@ systemd owns the port on the instance and hands it to gunicorn (socket activatio
 gunicorn restarts, connections wait in the backlog instead of being refused. The local box does
 the same: it binds 127.0.0.1:<port> once with the socket unit's Backlog= and passes it to every
 gunicorn it starts, as fd 3 with LISTEN_FDS=1 and LISTEN_PID set to gunicorn's own pid.
+With nginx in front (localbox.edge), the socket is the unit's: a unix socket at its
+ListenStream= path, moved under the local state folder.
 """
 
 from __future__ import annotations
@@ -26,6 +28,24 @@ def listening_socket(port: int, folder: Path = DEPLOY) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise OSError(f"127.0.0.1:{port} is taken: {exc.strerror}") from None
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+def unix_listening_socket(path: Path, folder: Path = DEPLOY) -> socket.socket:
+    """Bind and listen on the unix socket `path` (the socket unit's ListenStream=, mapped) with
+    its Backlog=; a file left there by an earlier run is replaced."""
+    backlog = int(read_unit(SOCKET_UNIT, folder).one("Backlog") or socket.SOMAXCONN)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(path))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"{path}: cannot listen here: {exc.strerror}") from None
+    path.chmod(0o660)  # the unit's SocketMode=
     sock.listen(backlog)
     sock.set_inheritable(True)
     return sock

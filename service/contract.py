@@ -35,7 +35,11 @@ RELOAD_PATH = "onebox-reload.path"  # root helper: a touch of RELOAD_REQUEST -> 
 RELOAD_UNIT = "onebox-reload.service"
 RESTART_PATH = "onebox-restart.path"  # root helper: a touch of RESTART_REQUEST -> restart
 RESTART_UNIT = "onebox-restart.service"
-UNITS = (
+SECRETS_UNIT = "onebox-secrets.service"  # root oneshot: SSM SecureStrings -> the secret files
+SECRETS_TIMER = "onebox-secrets.timer"  # every minute
+NGINX_RELOAD_PATH = "onebox-nginx-reload.path"  # a settings change -> nginx re-renders, reloads
+NGINX_RELOAD_UNIT = "onebox-nginx-reload.service"
+UNITS: tuple[str, ...] = (
     WEB_UNIT,
     SOCKET_UNIT,
     DATA_UNIT,
@@ -48,6 +52,10 @@ UNITS = (
     RELOAD_UNIT,
     RESTART_PATH,
     RESTART_UNIT,
+    SECRETS_UNIT,
+    SECRETS_TIMER,
+    NGINX_RELOAD_PATH,
+    NGINX_RELOAD_UNIT,
 )
 
 # -- the deploy agent's user and its requests to the root helpers --------------------------------
@@ -272,8 +280,8 @@ def origin_secret_parameter(stack: str) -> str:
     return f"/onebox/{stack}/origin-secret"
 
 
-SECRETS_UNIT = "onebox-secrets.service"  # root oneshot: SSM SecureStrings -> the files above
-SECRETS_TIMER = "onebox-secrets.timer"  # every minute
-NGINX_UNIT = "nginx.service"  # the front door (an AL2023 package); reads ORIGIN_MAP_FILE
+NGINX_UNIT = "nginx.service"  # AL2023's package; its drop-in (service/deploy/nginx/) renders
 WEB_GROUP = "onebox"  # onebox.service's Group=: may read API_TOKEN_FILE
 NGINX_GROUP = "nginx"  # nginx's worker group: may read ORIGIN_MAP_FILE
+# What the publisher scrapes once nginx fronts the port (nginx answers /metrics with 404).
+GUNICORN_METRICS_URL = f"unix:{GUNICORN_SOCKET}:/metrics"

@@ -3,10 +3,16 @@
 Counters only grow, so an interval's requests, 5xx errors and latency histogram are the
 difference of two scrapes. A counter that went down means the service restarted (gunicorn's
 multiprocess files start fresh), and then the new totals are the interval's.
+
+On the box nginx does not serve /metrics; the publisher reads gunicorn's unix socket, named in
+APP_METRICS_URL as `unix:<socket path>:<request path>`, e.g.
+`unix:/run/onebox/gunicorn.sock:/metrics`. An http:// URL is fetched as usual.
 """
 
 from __future__ import annotations
 
+import http.client
+import socket
 import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -39,9 +45,55 @@ class Interval:
 
 
 def fetch(url: str, timeout: float = 2.0) -> str:
-    """The body of `url` (the service's Prometheus endpoint on loopback)."""
+    """The body of `url`: the service's Prometheus endpoint on loopback or its unix socket."""
+    if url.startswith(UNIX):
+        return _fetch_unix(*unix_target(url), timeout=timeout)
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (configured)
         body: bytes = response.read()
+    return body.decode("utf-8")
+
+
+UNIX = "unix:"
+
+
+def unix_target(url: str) -> tuple[str, str]:
+    """(socket path, request path) of `unix:<socket>:<path>`; ValueError names a bad URL."""
+    socket_path, sep, path = url.removeprefix(UNIX).rpartition(":")
+    if not sep or not socket_path.startswith("/") or not path.startswith("/"):
+        raise ValueError(f"APP_METRICS_URL {url!r} is not unix:<socket path>:<request path>")
+    return socket_path, path
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP/1.1 over a unix stream socket (gunicorn's listening socket)."""
+
+    def __init__(self, socket_path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = socket_path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def _fetch_unix(socket_path: str, path: str, timeout: float) -> str:
+    connection = _UnixConnection(socket_path, timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        body = response.read()
+    except http.client.HTTPException as exc:  # not HTTP: the caller's OSError, named
+        raise OSError(f"unix:{socket_path}:{path}: {exc!r}") from None
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise OSError(f"unix:{socket_path}:{path} answered {response.status}")
     return body.decode("utf-8")
 
 

@@ -36,11 +36,11 @@ elif args[:2] == ["s3", "cp"]:
 else:
     sys.exit(f"fake aws: unsupported {{args}}")
 """
-# Records its arguments; fails once when a file `<name>.fail` beside it holds the first argument.
+# Records its arguments; fails once when a file `<name>.fail` beside it holds its first two.
 RECORDER = """#!/bin/sh
 here=$(dirname "$0"); name=$(basename "$0")
 echo "$*" >> "$here/$name.calls"
-if [ -e "$here/$name.fail" ] && [ "$(cat "$here/$name.fail")" = "$1" ]; then
+if [ -e "$here/$name.fail" ] && [ "$(cat "$here/$name.fail")" = "$1 $2" ]; then
   rm -f "$here/$name.fail"; echo "$name: refused" >&2; exit 1
 fi
 """

@@ -54,7 +54,7 @@ def first_boot(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> 
     release = sources.build_release()
     publish(moto_endpoint, "installer-ok", release.archive, release)
     env = environment(root, moto_endpoint, "installer-ok")
-    (root / "stubs" / "systemctl.fail").write_text("enable")  # `systemctl enable` refuses once
+    (root / "stubs" / "systemctl.fail").write_text("enable --now")  # the last step refuses once
     failed = bootstrap(env)
     failed_state = install_state(root)
     # The unit would start the next try after its backoff; the test starts it at once.
@@ -148,8 +148,7 @@ def test_the_installer_places_units_settings_and_the_port_then_enables_them(
     assert (current / "VERSION").read_text() == f"{first_boot.release.sha256}\n"
     units = on(root, "/etc/systemd/system")
     assert (units / WEB_UNIT).read_text() == (current / "service/deploy" / WEB_UNIT).read_text()
-    port = (units / "onebox.socket.d" / "port.conf").read_text()
-    assert port == "[Socket]\nListenStream=\nListenStream=8080\n"
+    assert "listen 8080 default_server;" in on(root, "/etc/nginx/nginx.conf").read_text()
     assert "install -y --quiet python3.11 python3.11-pip" in (stubs / "dnf.calls").read_text()
     assert "--system" in (stubs / "useradd.calls").read_text()
     enable = (stubs / "systemctl.calls").read_text().splitlines()[-1].split()

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from service import contract
 from tests.infra.test_units import HOST_UNITS
 from tests.support import DEPLOY, require_tool
 
@@ -60,7 +61,7 @@ def template() -> dict[str, Any]:
 
 def test_the_agent_reads_the_journal_of_every_onebox_service() -> None:
     (entry,) = template()["logs"]["logs_collected"]["journald"]["collect_list"]
-    assert entry["units"] == sorted([*services(), BOOTSTRAP])
+    assert entry["units"] == sorted([*services(), BOOTSTRAP, contract.NGINX_UNIT])
     assert "onebox.service" in entry["units"] and "onebox-data.service" in entry["units"]
     # One stream per instance: a replaced box's lines stay beside the new one's.
     assert entry["log_stream_name"] == "{instance_id}"
@@ -84,7 +85,7 @@ def test_the_agent_stops_after_every_onebox_service() -> None:
         if line.startswith("Before=")
         for unit in line.removeprefix("Before=").split()
     ]
-    assert sorted(before) == services()
+    assert sorted(before) == sorted([*services(), contract.NGINX_UNIT])
 
 
 def test_the_drop_in_passes_systemd_analyze_verify(tmp_path: Path) -> None:

@@ -173,7 +173,9 @@ def test_the_env_file_carries_the_app_contract(dev_run: Run) -> None:
         "APP_BACKUP_RETENTION_DAYS": "7",
         "APP_RESTORE_BUCKET": dev_run.outputs["backup_bucket"],
         "APP_METRICS_NAMESPACE": contract.metrics_namespace("dev"),
-        "APP_METRICS_URL": "http://127.0.0.1:80/metrics",
+        "APP_METRICS_URL": contract.GUNICORN_METRICS_URL,
+        "APP_AGENT_URL": "http://127.0.0.1:80",
+        "APP_TRUST_PROXY": "true",
         "APP_RELEASE_PARAMETER": contract.release_parameter("dev"),
         "APP_SETTINGS_PARAMETER": contract.settings_parameter("dev"),
         "APP_LOG_GROUP": contract.log_group("dev"),
@@ -187,7 +189,7 @@ def test_the_env_file_carries_the_app_contract(dev_run: Run) -> None:
 def test_restore_bucket_and_port_reach_the_env_file(admin_run: Run) -> None:
     env = env_values(admin_run)
     assert env["APP_RESTORE_BUCKET"] == "onebox-backups-from-before"
-    assert env["APP_METRICS_URL"] == "http://127.0.0.1:8080/metrics"
+    assert env["APP_AGENT_URL"] == "http://127.0.0.1:8080"  # nginx's port
 
 
 def test_the_settings_parameter_is_a_string_named_for_the_stack(dev_run: Run) -> None:

@@ -25,7 +25,6 @@ from service.contract import (
     SECRETS_DIR,
     SECRETS_TIMER,
     SECRETS_UNIT,
-    SOCKET_UNIT,
     WEB_UNIT,
 )
 from tests.support import DEPLOY, ROOT, require_tool, unit_directives, unit_environment
@@ -74,11 +73,6 @@ def box_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
             stub.parent.mkdir(parents=True, exist_ok=True)
             stub.write_text("#!/bin/sh\n")
             stub.chmod(0o755)
-    # The installer's part writes the drop-in for a port other than 80, as on the box.
-    part = DEPLOY / "install.d" / "10-socket-port.sh"
-    env = {"ONEBOX_ROOT": str(root), "ONEBOX_HTTP_PORT": "8080", "PATH": "/usr/bin:/bin"}
-    subprocess.run([str(part)], env=env, check=True, timeout=30)
-    assert (units / f"{SOCKET_UNIT}.d" / "port.conf").is_file()
     window = units / "onebox-patch.timer.d" / "window.conf"
     window.parent.mkdir()
     window.write_text("[Timer]\nOnCalendar=\nOnCalendar=Mon..Fri 02:30 UTC\n")
@@ -101,11 +95,6 @@ def test_unit_passes_systemd_analyze_verify_without_a_warning(box_root: Path, un
     # Unknown keys and unparsable values are only warnings (exit 0): any output is a finding.
     assert result.stderr.strip() == "", result.stderr
     assert result.stdout.strip() == "", result.stdout
-
-
-def test_socket_with_a_port_drop_in_still_verifies(box_root: Path) -> None:
-    result = _verify(box_root, SOCKET_UNIT)
-    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
 
 
 def _exposure(unit: str) -> float:

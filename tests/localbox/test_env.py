@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from infra import userdata
 from localbox.box import Box, read_env_file
 from service import config
+from tests.support import require_tool
 
 
 def test_the_local_env_file_has_every_key_the_infra_writes(tmp_path: Path) -> None:
@@ -17,7 +20,7 @@ def test_the_local_env_file_has_every_key_the_infra_writes(tmp_path: Path) -> No
 
 
 def test_local_values_override_what_differs_on_this_machine(tmp_path: Path) -> None:
-    box = Box(tmp_path, 8123, 300.0, say=lambda line: None)
+    box = Box(tmp_path, 8123, 300.0, say=lambda line: None, front=False)
     local = read_env_file(box.write_env_file("http://127.0.0.1:9999"))
     assert local["APP_ENV"] == "development"
     assert local["APP_VERSION"] == "local"
@@ -25,3 +28,27 @@ def test_local_values_override_what_differs_on_this_machine(tmp_path: Path) -> N
     assert local["APP_METRICS_URL"] == "http://127.0.0.1:8123/metrics"
     assert local["APP_RESTORE_BUCKET"] == local["APP_BACKUP_BUCKET"] == "onebox-local"
     assert config.from_environ(local)["METRICS_NAMESPACE"] == "Onebox/local"
+
+
+def test_with_nginx_in_front_the_publisher_reads_gunicorns_socket(tmp_path: Path) -> None:
+    box = Box(tmp_path, 8123, 300.0, say=lambda line: None)
+    if box.nginx is None:
+        require_tool("nginx")
+    local = read_env_file(box.write_env_file("http://127.0.0.1:9999"))
+    assert box.gunicorn_socket == tmp_path / "run" / "gunicorn.sock"
+    assert local["APP_METRICS_URL"] == f"unix:{tmp_path}/run/gunicorn.sock:/metrics"
+
+
+def test_the_api_token_reaches_the_web_service_and_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_API_TOKEN", "local-token")
+    monkeypatch.setenv("APP_OTHER", "dropped")
+    box = Box(tmp_path, 8123, 300.0, say=lambda line: None, front=False)
+    (tmp_path / "run").mkdir()
+    box.write_env_file("http://127.0.0.1:9999")
+    box.write_operator_files("http://127.0.0.1:9999")
+    web = box.environment(box.roles.web, "http://127.0.0.1:9999")
+    assert web["APP_API_TOKEN"] == "local-token" and "APP_OTHER" not in web
+    assert "APP_API_TOKEN" not in box.environment(box.roles.publisher, "http://127.0.0.1:9999")
+    assert "local-token" not in (tmp_path / "run" / "localbox.env").read_text()

@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from localbox.listen import activated, listening_socket
+from localbox.listen import activated, listening_socket, unix_listening_socket
+from localbox.units import read_unit
+from service.contract import GUNICORN_SOCKET, SOCKET_UNIT
 from tests.support import free_port
 
 # What gunicorn checks before it takes fd 3 (gunicorn.systemd.listen_fds).
@@ -45,3 +47,21 @@ def test_a_connection_made_before_the_program_starts_waits_and_is_served(tmp_pat
         )
         assert proc.returncode == 0
         assert early.recv(16) == b"1"
+
+
+def test_the_socket_unit_listens_on_gunicorns_socket() -> None:
+    assert read_unit(SOCKET_UNIT).values("ListenStream") == [GUNICORN_SOCKET]
+
+
+def test_a_unix_socket_replaces_a_stale_file_and_queues_connections(tmp_path: Path) -> None:
+    path = tmp_path / "run" / "gunicorn.sock"
+    path.parent.mkdir()
+    path.write_text("left by a killed run")
+    with (
+        unix_listening_socket(path) as held,
+        socket.socket(socket.AF_UNIX) as early,
+    ):
+        early.connect(str(path))  # nobody accepts yet: it waits in the backlog
+        accepted, _ = held.accept()
+        accepted.close()
+        assert path.stat().st_mode & 0o777 == 0o660

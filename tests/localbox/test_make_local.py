@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from localbox.edge import nginx_binary
 from tests.support import answers, free_port, start_make, stop, wait_until
 
 pytestmark = pytest.mark.slow
@@ -36,6 +38,14 @@ def test_make_local_serves_backs_up_and_stops_with_a_final_backup(tmp_path: Path
         )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
             assert response.status == 200
+        if nginx_binary() is not None:  # the front door the box has, and says so
+            assert "nginx in front" in log.read_text()
+            with pytest.raises(urllib.error.HTTPError) as hidden:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10)
+            assert hidden.value.code == 404
+            assert json.loads(hidden.value.read())["error"] == "not_found"
+        else:
+            assert "no nginx" in log.read_text()
         wait_until(
             lambda: b"scheduled backup exit 0" in log.read_bytes(),
             timeout=60,

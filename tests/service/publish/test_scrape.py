@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
+import socketserver
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from flask.testing import FlaskClient
 
@@ -68,3 +74,54 @@ def test_an_interval_without_requests_has_no_p95() -> None:
 def test_text_that_is_not_prometheus_is_a_value_error() -> None:
     with pytest.raises(ValueError):
         scrape.parse("<html>502 Bad Gateway</html>\n")
+
+
+def test_a_unix_url_names_the_socket_and_the_request_path() -> None:
+    target = scrape.unix_target("unix:/run/onebox/gunicorn.sock:/metrics")
+    assert target == ("/run/onebox/gunicorn.sock", "/metrics")
+
+
+@pytest.mark.parametrize(
+    "url", ["unix:/run/onebox/gunicorn.sock", "unix:relative.sock:/metrics", "unix::/metrics"]
+)
+def test_a_unix_url_without_an_absolute_socket_and_path_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="APP_METRICS_URL"):
+        scrape.unix_target(url)
+
+
+class _Metrics(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = TEXT.format(ok=3, bad=1, fast=2).encode() if self.path == "/metrics" else b""
+        self.send_response(200 if body else 404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+    def address_string(self) -> str:
+        return "unix"
+
+
+@pytest.fixture
+def unix_metrics(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "gunicorn.sock"
+    server = socketserver.UnixStreamServer(str(path), _Metrics)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield path
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_publisher_scrapes_a_unix_socket(unix_metrics: Path) -> None:
+    parsed = scrape.parse(scrape.fetch(f"unix:{unix_metrics}:/metrics"))
+    assert (parsed.requests, parsed.errors_5xx, parsed.active_users) == (3 + 1 + 7, 1, 4)
+
+
+def test_a_unix_socket_that_answers_no_metrics_is_an_os_error(unix_metrics: Path) -> None:
+    with pytest.raises(OSError, match="answered 404"):
+        scrape.fetch(f"unix:{unix_metrics}:/elsewhere")
+    with pytest.raises(OSError):
+        scrape.fetch(f"unix:{unix_metrics.parent / 'absent.sock'}:/metrics")
