@@ -73,7 +73,12 @@ def test_sigterm_lets_in_flight_requests_finish_and_logs_the_shutdown_events(
         ]
         for thread in threads:
             thread.start()
-        wait_until(lambda: _connections_to(service.port) >= 4, what="4 requests in flight")
+        # In flight means accepted by a worker thread, not only queued in the kernel's backlog:
+        # a SIGTERM closes the listener, and whatever is still queued there is reset.
+        wait_until(
+            lambda: _connections_to(service.port) >= 4 and _accept_queue(service.port) == 0,
+            what="4 requests in flight",
+        )
         service.signal(signal.SIGTERM)
         wait_until(lambda: "shutdown_initiated" in service.events(), what="shutdown_initiated")
         blocker.execute("COMMIT")
@@ -101,6 +106,18 @@ def _connections_to(port: int) -> int:
             if state == "01" and int(local.split(":")[1], 16) == port:
                 count += 1
     return count
+
+
+def _accept_queue(port: int) -> int:
+    """Connections to `port` waiting in the listening socket's accept queue (rx_queue of the
+    LISTEN entry in /proc/net/tcp); -1 when there is no listener."""
+    with open("/proc/net/tcp") as table:
+        for line in list(table)[1:]:
+            fields = line.split()
+            local, queues, state = fields[1], fields[4], fields[3]
+            if state == "0A" and int(local.split(":")[1], 16) == port:
+                return int(queues.split(":")[1], 16)
+    return -1
 
 
 def test_kill_9_during_writes_loses_no_acknowledged_write(
