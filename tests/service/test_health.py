@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -113,17 +115,37 @@ def test_readiness_is_503_when_the_database_file_is_replaced(app: Flask, tmp_pat
     assert "was replaced under the service" in response.get_json()["reason"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to a read-only file")
+@contextmanager
+def unwritable(path: Path) -> Iterator[None]:
+    """`path` made unwritable for real: read-only mode bits for a user; for root, who writes
+    through mode bits, its folder bind-mounted read-only over itself (as a full or remounted
+    disk would be)."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        try:
+            yield
+        finally:
+            path.chmod(0o644)
+        return
+    folder = str(path.parent)
+    mounted = subprocess.run(["mount", "--bind", folder, folder], capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"root without mount privilege here: {mounted.stderr.decode().strip()}")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", folder], check=True, timeout=30)
+        yield
+    finally:
+        subprocess.run(["umount", folder], check=True, timeout=30)
+
+
 def test_readiness_is_503_when_the_database_file_is_not_writable(app: Flask) -> None:
     client = app.test_client()
     assert client.get("/api/health/ready").status_code == 200
-    database_file(app).chmod(0o444)
-    try:
+    with unwritable(database_file(app)):
         response = client.get("/api/health/ready")
-    finally:
-        database_file(app).chmod(0o644)
     assert response.status_code == 503
     assert "is not writable" in response.get_json()["reason"]
+    assert client.get("/api/health/ready").status_code == 200  # writable again: ready again
 
 
 def ready(service: Service) -> tuple[int, dict[str, object]]:
