@@ -192,7 +192,9 @@ def test_prometheus_true_puts_the_flag_and_the_backups_textfile_in_the_settings(
     env = env_values(run)
     assert env["APP_PROMETHEUS"] == "true"
     assert env["APP_BACKUP_TEXTFILE"] == contract.BACKUP_TEXTFILE
-    facts = dict(line.split("=", 1) for line in written_files(run)[contract.BOOTSTRAP_ENV_FILE].splitlines())
+    facts = dict(
+        line.split("=", 1) for line in written_files(run)[contract.BOOTSTRAP_ENV_FILE].splitlines()
+    )
     assert facts["ONEBOX_PROMETHEUS"] == "true"  # a change of it replaces the box
 
 
