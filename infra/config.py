@@ -77,6 +77,8 @@ class StackConfig:
     api_token: str | None = field(default=None, repr=False)  # None: the stack generates one
     writes_per_minute: int = 120  # per client, enforced on the box (APP_RATE_*)
     reads_per_minute: int = 600
+    # node_exporter on the box's loopback and the backup's textfile metric (docs/monitoring.md).
+    prometheus: bool = False
 
     @property
     def alerts(self) -> str:
@@ -234,6 +236,7 @@ _PARSERS: dict[str, tuple[str, Any]] = {
     ),
     "writesPerMinute": ("writes_per_minute", lambda v: _int("writesPerMinute", v, 1, 100_000)),
     "readsPerMinute": ("reads_per_minute", lambda v: _int("readsPerMinute", v, 1, 100_000)),
+    "prometheus": ("prometheus", lambda v: _bool("prometheus", v)),
     "aws:region": ("region", lambda v: _matching("aws:region", v, _REGION, "an AWS region")),
 }
 

@@ -27,6 +27,7 @@ from infra.config import StackConfig
 from service import config as service_config
 from service.contract import (
     BACKUP_PREFIX,
+    BACKUP_TEXTFILE,
     BOOTSTRAP_ENV_FILE,
     BOOTSTRAP_UNIT,
     GUNICORN_METRICS_URL,
@@ -45,10 +46,11 @@ BOOTSTRAP = "/usr/local/sbin/onebox-bootstrap"
 
 # The StackConfig fields each text is made of (a test holds these exact by changing each field):
 # a change of a FACT_FIELDS value replaces the box; of a SETTING_FIELDS value, it does not.
-FACT_FIELDS = ("region", "http_port")
+# `prometheus` is both: the installer's part acts on it once (installs node_exporter or not).
+FACT_FIELDS = ("region", "http_port", "prometheus")
 SETTING_FIELDS = ("region", "http_port", "restore_from_bucket", "backup_keep",
                   "backup_retention_days", "maintenance_window", "writes_per_minute",
-                  "reads_per_minute")  # fmt: skip
+                  "reads_per_minute", "prometheus")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class BoxFacts:
     bucket: str
     http_port: int
     base: str  # infra.sources.base_digest: the units, installer parts and packages
+    prometheus: bool = False  # node_exporter installed (install.d/40-node-exporter.sh) or not
 
 
 @dataclass(frozen=True)
@@ -76,12 +79,18 @@ class BoxEnvironment:
     maintenance_window: str = "Sun *-*-* 03:00:00"
     writes_per_minute: int = 120
     reads_per_minute: int = 600
+    prometheus: bool = False  # node_exporter reads the backup's textfile
 
 
 def box_facts(config: StackConfig, stack: str, bucket: str, base: str) -> BoxFacts:
     """The user-data's facts from the stack's config (FACT_FIELDS only) and the base digest."""
     return BoxFacts(
-        stack=stack, region=config.region, bucket=bucket, http_port=config.http_port, base=base
+        stack=stack,
+        region=config.region,
+        bucket=bucket,
+        http_port=config.http_port,
+        base=base,
+        prometheus=config.prometheus,
     )
 
 
@@ -98,6 +107,7 @@ def box_environment(config: StackConfig, stack: str, bucket: str) -> BoxEnvironm
         maintenance_window=config.maintenance_window,
         writes_per_minute=config.writes_per_minute,
         reads_per_minute=config.reads_per_minute,
+        prometheus=config.prometheus,
     )
 
 
@@ -124,7 +134,14 @@ def environment(box: BoxEnvironment) -> dict[str, str]:
         "APP_RATE_WRITES_PER_MINUTE": str(box.writes_per_minute),
         "APP_RATE_READS_PER_MINUTE": str(box.reads_per_minute),
         "AWS_REGION": box.region,
+        **_prometheus(box.prometheus),
     }
+
+
+def _prometheus(on: bool) -> dict[str, str]:
+    """With prometheus on, the installer runs node_exporter and the backups write its textfile;
+    off, neither variable is written (both default to off)."""
+    return {"APP_PROMETHEUS": "true", "APP_BACKUP_TEXTFILE": BACKUP_TEXTFILE} if on else {}
 
 
 def env_file(values: Mapping[str, str]) -> str:
@@ -148,6 +165,9 @@ def bootstrap_environment(facts: BoxFacts) -> dict[str, str]:
         "ONEBOX_HTTP_PORT": str(facts.http_port),
         # Read by nothing: here so a change of units, parts or packages replaces the box.
         "ONEBOX_BASE": facts.base,
+        # Read by nothing either: the installer acts on APP_PROMETHEUS once, so a change of it
+        # replaces the box.
+        **({"ONEBOX_PROMETHEUS": "true"} if facts.prometheus else {}),
     }
 
 

@@ -39,6 +39,7 @@ SECRETS_UNIT = "onebox-secrets.service"  # root oneshot: SSM SecureStrings -> th
 SECRETS_TIMER = "onebox-secrets.timer"  # every minute
 NGINX_RELOAD_PATH = "onebox-nginx-reload.path"  # a settings change -> nginx re-renders, reloads
 NGINX_RELOAD_UNIT = "onebox-nginx-reload.service"
+NODE_EXPORTER_UNIT = "onebox-node-exporter.service"  # prometheus: true only (install.d/40-)
 UNITS: tuple[str, ...] = (
     WEB_UNIT,
     SOCKET_UNIT,
@@ -56,6 +57,7 @@ UNITS: tuple[str, ...] = (
     SECRETS_TIMER,
     NGINX_RELOAD_PATH,
     NGINX_RELOAD_UNIT,
+    NODE_EXPORTER_UNIT,
 )
 
 # -- the deploy agent's user and its requests to the root helpers --------------------------------

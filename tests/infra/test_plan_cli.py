@@ -147,7 +147,7 @@ def test_plan_says_which_config_keys_replace_the_box_and_which_do_not(
     effects = dict(line.split(None, 1) for line in lines[start : end - 1])
     assert "service/deploy" in lines[end - 1] and "REPLACES the box" in lines[end - 1]
     replacing = {key for key, effect in effects.items() if effect.startswith("REPLACES")}
-    assert replacing == {"httpPort", "aws:region", "amiId"}
+    assert replacing == {"httpPort", "aws:region", "amiId", "prometheus"}
     assert effects["backupKeep"].startswith("no replacement: the settings parameter")
     assert effects["restoreFromBucket"].startswith("no replacement: the settings parameter")
     assert effects["alertEmail"].startswith("no replacement: nothing on the box reads it")

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 
 from infra.alarm_specs import MAX_ALARMS
-from infra.mocks import MOCK_DISTRIBUTION_DOMAIN, Run
+from infra.mocks import MOCK_DISTRIBUTION_DOMAIN, Run, run_program
 from service import contract
-from tests.infra.helpers import ALARM, INSTANCE, env_values
+from tests.infra.conftest import dev_values
+from tests.infra.helpers import ALARM, INSTANCE, env_values, written_files
 
 OUTPUTS = {
     "url", "health_url", "metrics_url", "public_ip", "instance_id", "backup_bucket",
@@ -184,6 +185,17 @@ def test_the_env_file_carries_the_app_contract(dev_run: Run) -> None:
         "APP_MAINTENANCE_WINDOW": "Sun *-*-* 03:00:00",
         "AWS_REGION": "us-east-1",
     }
+
+
+def test_prometheus_true_puts_the_flag_and_the_backups_textfile_in_the_settings() -> None:
+    run = run_program(dev_values(prometheus=True))
+    env = env_values(run)
+    assert env["APP_PROMETHEUS"] == "true"
+    assert env["APP_BACKUP_TEXTFILE"] == contract.BACKUP_TEXTFILE
+    facts = dict(
+        line.split("=", 1) for line in written_files(run)[contract.BOOTSTRAP_ENV_FILE].splitlines()
+    )
+    assert facts["ONEBOX_PROMETHEUS"] == "true"  # a change of it replaces the box
 
 
 def test_restore_bucket_and_port_reach_the_env_file(admin_run: Run) -> None:

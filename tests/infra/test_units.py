@@ -20,8 +20,12 @@ from service import config
 from service.contract import (
     AGENT_USER,
     API_TOKEN_FILE,
+    BACKUP_TEXTFILE_DIR,
+    BACKUP_UNIT,
     BOX_ROOT,
+    DATA_UNIT,
     ENV_FILE,
+    NODE_EXPORTER_UNIT,
     SECRETS_DIR,
     SECRETS_TIMER,
     SECRETS_UNIT,
@@ -214,3 +218,38 @@ def test_the_secrets_run_comes_before_the_web_service_which_reads_its_token_file
     assert ("APP_API_TOKEN_FILE", API_TOKEN_FILE) in unit_environment(WEB_UNIT).items()
     assert unit_directives(SECRETS_TIMER, "Unit") == [SECRETS_UNIT]
     assert unit_directives(SECRETS_TIMER, "OnCalendar") == ["*-*-* *:*:00"]  # every minute
+
+
+def test_the_node_exporter_unit_scores_at_most_1_5_exposure() -> None:
+    assert _exposure(NODE_EXPORTER_UNIT) <= MAX_EXPOSURE
+
+
+def test_node_exporter_listens_on_loopback_only_and_reads_the_backups_textfile_directory() -> None:
+    (command,) = unit_directives(NODE_EXPORTER_UNIT, "ExecStart")
+    program, *flags = command.split()
+    assert program == "/usr/bin/node_exporter"  # SPAL's golang-github-prometheus-node-exporter
+    assert "--web.listen-address=127.0.0.1:9100" in flags
+    assert f"--collector.textfile.directory={BACKUP_TEXTFILE_DIR}" in flags
+    assert unit_directives(NODE_EXPORTER_UNIT, "IPAddressDeny") == ["any"]
+    assert unit_directives(NODE_EXPORTER_UNIT, "IPAddressAllow") == ["localhost"]
+
+
+def test_node_exporter_runs_as_a_dynamic_user_with_nothing_to_write() -> None:
+    assert unit_directives(NODE_EXPORTER_UNIT, "DynamicUser") == ["yes"]
+    assert unit_directives(NODE_EXPORTER_UNIT, "User") == []
+    assert unit_directives(NODE_EXPORTER_UNIT, "CapabilityBoundingSet") == [""]
+    assert unit_directives(NODE_EXPORTER_UNIT, "ProtectSystem") == ["strict"]
+    for key in ("ReadWritePaths", "StateDirectory", "EnvironmentFile"):
+        assert not unit_directives(NODE_EXPORTER_UNIT, key), key
+
+
+def test_the_installer_never_enables_node_exporter_its_part_does() -> None:
+    # install.sh enables every unit with an [Install] section; this one is prometheus: true only.
+    assert "[Install]" not in (DEPLOY / NODE_EXPORTER_UNIT).read_text().splitlines()
+    part = (DEPLOY / "install.d" / "40-node-exporter.sh").read_text()
+    assert f"UNIT={NODE_EXPORTER_UNIT}\n" in part
+
+
+@pytest.mark.parametrize("unit", [DATA_UNIT, BACKUP_UNIT])
+def test_the_backup_units_may_write_the_textfile_directory_if_it_exists(unit: str) -> None:
+    assert unit_directives(unit, "ReadWritePaths") == [f"-{BACKUP_TEXTFILE_DIR}"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -15,6 +15,8 @@ from infra.mocks import Run, run_program
 from service import config as service_config
 from service.agent.settings import AgentSettings
 from service.contract import (
+    BACKUP_TEXTFILE,
+    BACKUP_TEXTFILE_DIR,
     BOOTSTRAP_ENV_FILE,
     BOOTSTRAP_UNIT,
     SYSTEMD_DIR,
@@ -52,6 +54,7 @@ CHANGED: dict[str, Any] = {
     "api_token": "a" * 40,
     "writes_per_minute": 30,
     "reads_per_minute": 90,
+    "prometheus": True,
 }
 
 
@@ -231,3 +234,14 @@ def test_every_process_on_the_box_accepts_the_environment_the_infra_writes() -> 
     assert agent.parameter == release_parameter("dev")
     assert agent.bucket == "bucket-1"
     assert env["APP_METRICS_NAMESPACE"] == metrics_namespace("dev")
+
+
+def test_prometheus_on_writes_the_flag_and_the_backups_textfile_and_off_writes_neither() -> None:
+    on = userdata.environment(dataclasses.replace(BOX, prometheus=True))
+    assert on["APP_PROMETHEUS"] == "true"
+    assert on["APP_BACKUP_TEXTFILE"] == BACKUP_TEXTFILE
+    assert PurePosixPath(on["APP_BACKUP_TEXTFILE"]).parent == PurePosixPath(BACKUP_TEXTFILE_DIR)
+    off = userdata.environment(BOX)
+    assert "APP_PROMETHEUS" not in off and "APP_BACKUP_TEXTFILE" not in off
+    assert service_config.from_environ(off)["PROMETHEUS"] is False
+    assert service_config.from_environ(on)["PROMETHEUS"] is True
