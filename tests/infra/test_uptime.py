@@ -88,6 +88,7 @@ def test_the_check_probes_the_edges_ready_route_over_https(dev_run: Run) -> None
     assert check.inputs["port"] == 443
     assert check.inputs["resourcePath"] == UPTIME_PATH == "/api/health/ready"
     assert check.inputs["enableSni"] is True
+    assert len(check.inputs["regions"]) == 3  # Route 53's minimum: a third of the probes
 
 
 def test_with_a_domain_the_check_probes_the_domain(domain_run: Run) -> None:
