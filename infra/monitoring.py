@@ -48,7 +48,9 @@ def _metric_args(spec: AlarmSpec, dimensions: dict[str, Any]) -> dict[str, Any]:
         queries[0]["period"] = spec.period
         for query in spec.queries:
             if query.expression:
-                queries.append({"id": query.id, "expression": query.expression})
+                queries.append(
+                    {"id": query.id, "expression": query.expression, "period": query.period}
+                )
                 continue
             watched = {
                 "namespace": spec.namespace,

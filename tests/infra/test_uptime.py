@@ -73,6 +73,10 @@ def test_the_burn_alarm_is_declared_with_periods_and_notifies_the_topic(dev_run:
         for query in inputs["metricQueries"]
         if "metric" in query
     }
+    ratios = {q["id"]: q["period"] for q in inputs["metricQueries"] if q["id"].startswith("ratio")}
+    assert sorted(ratios.values()) == sorted(
+        seconds(span) for w in contract.BURN_WINDOWS for span in (w.long, w.short)
+    )
     assert read == {
         (metric, seconds(span))
         for w in contract.BURN_WINDOWS
