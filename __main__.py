@@ -9,7 +9,7 @@ from __future__ import annotations
 import pulumi
 
 from infra import config, costs, sources, userdata
-from infra.alarm_specs import alarm_metric_count, instance_alarms
+from infra.alarm_specs import alarm_metric_count, all_alarms
 from infra.bucket import BackupBucket, BackupBucketArgs
 from infra.edge import Edge, EdgeArgs
 from infra.logs import Logs, LogsArgs
@@ -109,28 +109,6 @@ if settings.running:  # running=false: no instance, no address; bucket, topic, b
         ),
     )
 
-monitoring = Monitoring(
-    f"onebox-{stack}",
-    MonitoringArgs(
-        namespace=namespace,
-        region=settings.region,
-        instance_id=server.instance_id if server else None,
-        alert_email=settings.alert_email,
-        monthly_budget_usd=settings.monthly_budget_usd,
-        tags=tags(stack, "monitoring"),
-    ),
-)
-
-usage = costs.Usage(
-    instance_type=settings.instance_type,
-    running=settings.running,
-    root_volume_gb=ROOT_VOLUME_GB,
-    alarm_metrics=alarm_metric_count(instance_alarms(namespace)) if server else 0,
-    log_retention_days=settings.log_retention_days,
-    edge=with_edge,
-    domain=settings.domain is not None,
-)
-breakdown = costs.breakdown(usage, settings.free_tier)
 edge = None
 if server and secrets.origin_secret is not None:  # no box, no origin: paused, no distribution
     edge = Edge(
@@ -150,6 +128,36 @@ if edge:
     base = edge.domain_name.apply(lambda host: f"https://{host}")
 elif server:  # edge none: plain HTTP straight to the box
     base = server.public_ip.apply(lambda ip: f"http://{ip}{port}")
+# The outside check probes what users reach: the edge's name over HTTPS, else the box itself.
+uptime_target: tuple[pulumi.Input[str], bool, int] | None = None
+if edge:
+    uptime_target = (edge.domain_name, True, 443)
+elif server:
+    uptime_target = (server.public_ip, False, settings.http_port)
+monitoring = Monitoring(
+    f"onebox-{stack}",
+    MonitoringArgs(
+        namespace=namespace,
+        region=settings.region,
+        instance_id=server.instance_id if server else None,
+        alert_email=settings.alert_email,
+        monthly_budget_usd=settings.monthly_budget_usd,
+        tags=tags(stack, "monitoring"),
+        uptime_target=uptime_target,
+    ),
+)
+
+usage = costs.Usage(
+    instance_type=settings.instance_type,
+    running=settings.running,
+    root_volume_gb=ROOT_VOLUME_GB,
+    alarm_metrics=alarm_metric_count(all_alarms(namespace)) if server else 0,
+    uptime_https=with_edge,
+    log_retention_days=settings.log_retention_days,
+    edge=with_edge,
+    domain=settings.domain is not None,
+)
+breakdown = costs.breakdown(usage, settings.free_tier)
 console = (
     f"https://{settings.region}.console.aws.amazon.com/cloudwatch/home?region={settings.region}"
 )

@@ -1,10 +1,12 @@
 """The alarms of the stack as plain data (pure: no pulumi import).
 
-Ten alarms, the CloudWatch free tier's count: four on AWS/EC2 metrics and six on the box's
-custom metrics (names from service.contract). Thresholds are the service's objectives: p95 <=
-1000 ms, 5xx rate <= 1 %, CPU <= 80 %, a heartbeat every minute, and a backup every
-`BACKUP_EVERY_SECONDS` (alarm after `BACKUP_MISSED_RUNS` missed runs). Each alarm's priority and
-severity are the contract's `ALARMS` row of the same key.
+Twelve alarms: four on AWS/EC2 metrics, six on the box's custom metrics (names from
+service.contract), the error budget's burn rate over those metrics (`slo_burn_alarm`), and the
+outside uptime check (`uptime_alarm`, on Route 53's metric in us-east-1). Thresholds are the
+service's objectives: p95 <= 1000 ms, 5xx rate <= 1 %, CPU <= 80 %, a heartbeat every minute,
+a backup every `BACKUP_EVERY_SECONDS` (alarm after `BACKUP_MISSED_RUNS` missed runs), and the
+availability SLO's burn windows. Each alarm's priority and severity are the contract's `ALARMS`
+row of the same key.
 """
 
 from __future__ import annotations
@@ -14,7 +16,24 @@ from dataclasses import dataclass
 from service import contract
 
 EC2 = "AWS/EC2"
-MAX_ALARMS = 10
+ROUTE53 = "AWS/Route53"
+UPTIME_KEY = "uptime-check"
+UPTIME_PATH = "/api/health/ready"  # the service's readiness route: 200 only when it serves
+SLO_BURN_KEY = "slo-burn"
+# The instance's ten, the burn-rate alarm and the uptime check (the first ten alarm *metrics*
+# are free; `alarm_metric_count` says how many the stack reads).
+MAX_ALARMS = 12
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Query:
+    """One metric-math input of an alarm: a box metric read over `period`, or an expression."""
+
+    id: str
+    period: int
+    metric: str | None = None  # a metric of the alarm's namespace (Sum over `period`)
+    expression: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +53,8 @@ class AlarmSpec:
     ec2_action: str | None = None  # "recover" or "reboot": EC2 acts on the box itself
     expression: str | None = None  # metric math over the ids named in `inputs`
     inputs: tuple[tuple[str, str], ...] = ()  # (id, metric name) read by `expression`
+    # Several windows: each input at its own period; `expression` (returned) combines them.
+    queries: tuple[Query, ...] = ()
 
     @property
     def level(self) -> contract.Alarm:
@@ -43,6 +64,8 @@ class AlarmSpec:
     @property
     def alarm_metrics(self) -> int:
         """Alarm metrics CloudWatch bills for: a metric-math alarm counts each metric it reads."""
+        if self.queries:
+            return sum(1 for query in self.queries if query.metric)
         return len(self.inputs) if self.expression else 1
 
 
@@ -170,6 +193,77 @@ def instance_alarms(namespace: str, p95_ms: float = 1000, error_pct: float = 1) 
             2,
         ),
     ]
+
+
+def seconds(duration: str) -> int:
+    """A PromQL-style duration ("5m", "1h") in seconds."""
+    unit = _SECONDS.get(duration[-1:])
+    if unit is None or not duration[:-1].isdigit():
+        raise ValueError(f"duration: {duration!r} is not <digits><s|m|h|d>")
+    return int(duration[:-1]) * unit
+
+
+def burn_threshold(burn: float) -> float:
+    """The 5xx ratio that spends the error budget `burn` times faster than the SLO allows."""
+    return round(burn * (100 - contract.SLO_AVAILABILITY_PCT) / 100, 6)
+
+
+def slo_burn_alarm(namespace: str) -> AlarmSpec:
+    """Multi-window burn rate: fires while any of contract.BURN_WINDOWS burns over both its long
+    and short window. A CloudWatch alarm has one period, so each window is its own 5xx ratio
+    (`Errors5xx / Requests` summed over that window's period) and one expression ANDs them."""
+    queries: list[Query] = []
+    clauses = []
+    for index, window in enumerate(contract.BURN_WINDOWS):
+        limit = burn_threshold(window.burn)
+        ratios = []
+        for span in (window.long, window.short):
+            period, tag = seconds(span), f"w{index}{span}"
+            queries += [
+                Query(f"e{tag}", period, metric=contract.ERRORS_5XX_METRIC),
+                Query(f"r{tag}", period, metric=contract.REQUESTS_METRIC),
+                Query(f"ratio{tag}", period, expression=f"e{tag} / r{tag}"),
+            ]
+            ratios.append(f"ratio{tag} > {limit:g}")
+        clauses.append(f"({' AND '.join(ratios)})")
+    windows = ", ".join(f"{w.long}/{w.short} x{w.burn:g}" for w in contract.BURN_WINDOWS)
+    shortest = min(seconds(w.short) for w in contract.BURN_WINDOWS)
+    return AlarmSpec(
+        SLO_BURN_KEY,
+        f"The {contract.SLO_WINDOW_DAYS}-day error budget ({contract.SLO_AVAILABILITY_PCT:g} % "
+        f"without 5xx) burns too fast ({windows})",
+        namespace,
+        "ErrorBudgetBurning",
+        "Sum",
+        "GreaterThanThreshold",
+        0.5,  # the expression is 1 while burning, 0 otherwise
+        shortest,
+        1,
+        treat_missing_data="notBreaching",  # no requests: nothing burns
+        expression=f"IF({' OR '.join(clauses)}, 1, 0)",
+        queries=tuple(queries),
+    )
+
+
+def uptime_alarm() -> AlarmSpec:
+    """The outside check: Route 53's HealthCheckStatus (1 healthy, 0 not) below 1 for 2 min."""
+    return AlarmSpec(
+        UPTIME_KEY,
+        f"Route 53's health checkers cannot get {UPTIME_PATH} through the public URL",
+        ROUTE53,
+        "HealthCheckStatus",
+        "Minimum",
+        "LessThanThreshold",
+        1,
+        60,
+        2,
+        treat_missing_data="breaching",  # no status at all is no proof it is up
+    )
+
+
+def all_alarms(namespace: str) -> list[AlarmSpec]:
+    """Every CloudWatch alarm of a running stack."""
+    return [*instance_alarms(namespace), slo_burn_alarm(namespace), uptime_alarm()]
 
 
 def alarm_metric_count(specs: list[AlarmSpec]) -> int:

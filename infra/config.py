@@ -60,7 +60,7 @@ class StackConfig:
     backup_keep: int = 7
     backup_retention_days: int = 7
     # Above the default stack's list cost (`make plan`), so the budget alarms only on a surprise.
-    monthly_budget_usd: float = 20.0
+    monthly_budget_usd: float = 25.0
     running: bool = True
     restore_from_bucket: str | None = None
     free_tier: str = "none"

@@ -10,7 +10,8 @@ Prices: AWS public list prices for us-east-1 (N. Virginia), on-demand, Linux, in
   https://aws.amazon.com/free/                       (free-tier allowances)
   https://aws.amazon.com/cloudfront/pricing/         (data out, HTTPS requests, always-free)
   https://aws.amazon.com/kms/pricing/                (requests; the aws/ssm key itself is free)
-  https://aws.amazon.com/route53/pricing/            (alias queries to CloudFront are free)
+  https://aws.amazon.com/route53/pricing/            (alias queries to CloudFront are free;
+                                                      health checks and their optional features)
 Table dated PRICES_AS_OF. It was transcribed offline (this project has no network), not fetched:
 re-check the pages above before relying on a figure. AWS Budgets without actions, SSM standard
 parameters, SNS e-mail (first 1,000 a month) and the first 100 GB a month of data out cost nothing.
@@ -69,6 +70,14 @@ KMS_FREE_REQUESTS = 20_000
 # Route 53: records in the user's own hosted zone cost nothing, alias queries to CloudFront
 # are free, the ACM certificate is free. The zone is the user's (0.50 a month, not this stack's).
 ROUTE53_RECORDS_MONTH = 0.0
+# Route 53 health checks: transcribed, re-check (not fetched, like the rest of this table).
+# A basic check of an AWS endpoint in the same account (the box's Elastic IP) is free for the
+# first 50, then 0.50; the CloudFront name is priced as a non-AWS endpoint, the higher figure,
+# until checked. HTTPS is an optional feature, billed per check on top (string matching, 10 s
+# intervals and latency graphs would be more features; this stack uses none of them).
+ROUTE53_HEALTH_CHECK_MONTH = {"aws": 0.50, "non_aws": 0.75}
+ROUTE53_FREE_AWS_HEALTH_CHECKS = 50
+ROUTE53_OPTIONAL_FEATURE_MONTH = {"aws": 1.00, "non_aws": 2.00}
 # t3.micro is free only in regions without t2.micro; this table is us-east-1, which has it.
 FREE_TIER_INSTANCE_TYPES = ("t2.micro",)
 
@@ -83,7 +92,8 @@ class Usage:
     backup_storage_gb: float = 0.1  # 7+ gzipped SQLite snapshots and a few release archives
     backup_runs: int = 8640  # every 5 minutes; an upper bound (unchanged data is skipped)
     custom_metrics: int = 8
-    alarm_metrics: int = 11
+    # 9 single-metric alarms, error-rate's 2, slo-burn's 8 (2 metrics x 4 windows), uptime's 1.
+    alarm_metrics: int = 20
     dashboards: int = 1
     # Shipped journald lines: ~20,000 requests a day x ~1.3 KB per event (the JSON line inside
     # the journal entry's fields, as the CloudWatch agent sends it) = ~0.8 GB a month.
@@ -91,6 +101,7 @@ class Usage:
     log_retention_days: int = 14  # logRetentionDays: stored = a month's lines x days / 30
     edge: bool = True  # a CloudFront distribution in front (edge: cloudfront, running)
     domain: bool = False  # a custom domain: records in the user's Route 53 zone
+    uptime_https: bool = True  # the outside check: HTTPS to the edge, else HTTP to the box
     # The requests above through CloudFront, ~2 KB out each (JSON answers and headers).
     edge_requests: int = 600_000
     edge_out_gb: float = 1.2
@@ -164,7 +175,17 @@ def _edge(usage: Usage) -> dict[str, float]:
         items["kms_requests"] = reads / 10_000 * KMS_PER_10K
     if usage.domain and usage.edge:
         items["route53_records"] = ROUTE53_RECORDS_MONTH
+    if usage.running:
+        items["route53_health_check"] = health_check_month(usage.uptime_https)
     return items
+
+
+def health_check_month(https: bool) -> float:
+    """The outside uptime check: HTTPS to the edge's name (non-AWS price, HTTPS feature), or
+    plain HTTP to the box's Elastic IP (an AWS endpoint, no feature, inside the free 50)."""
+    if https:
+        return ROUTE53_HEALTH_CHECK_MONTH["non_aws"] + ROUTE53_OPTIONAL_FEATURE_MONTH["non_aws"]
+    return _billable(1, ROUTE53_FREE_AWS_HEALTH_CHECKS) * ROUTE53_HEALTH_CHECK_MONTH["aws"]
 
 
 def breakdown(usage: Usage, free_tier: str) -> dict[str, float]:

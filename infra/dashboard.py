@@ -7,6 +7,7 @@ from typing import Any
 from service import contract
 
 EC2 = "AWS/EC2"
+ROUTE53 = "AWS/Route53"
 # (title, namespace or None for the box's own, metric, statistic)
 GRAPHS: tuple[tuple[str, str | None, str, str], ...] = (
     ("Requests per minute", None, contract.REQUESTS_METRIC, "Sum"),
@@ -40,8 +41,49 @@ def _widget(index: int, title: str, metric: list[str], stat: str, region: str) -
     }
 
 
-def dashboard_body(namespace: str, instance_id: str | None, region: str) -> dict[str, Any]:
-    """One graph per contract metric plus CPU; without an instance (paused) only a note."""
+def budget_widget(namespace: str, instance_id: str, region: str, y: int) -> dict[str, Any]:
+    """The error budget left, in % of contract.SLO_WINDOW_DAYS: one number, both metrics summed
+    over the whole window (a widget period may be any multiple of 60 s). It counts this
+    instance's requests only: a replaced box starts a fresh budget."""
+    allowed = round((100 - contract.SLO_AVAILABILITY_PCT) / 100, 6)
+    left = f"100 * (1 - (errors / requests) / {allowed:g})"
+    pairs = (("errors", contract.ERRORS_5XX_METRIC), ("requests", contract.REQUESTS_METRIC))
+    metrics: list[list[Any]] = [
+        [namespace, metric, contract.METRIC_DIMENSION, instance_id, {"id": key, "visible": False}]
+        for key, metric in pairs
+    ]
+    metrics.append([{"expression": left, "label": "Budget left (%)", "id": "budget"}])
+    days = contract.SLO_WINDOW_DAYS
+    return {
+        "type": "metric",
+        "x": 0,
+        "y": y,
+        "width": 12,
+        "height": 6,
+        "properties": {
+            "title": f"Error budget left, {days} days ({contract.SLO_AVAILABILITY_PCT:g} % SLO)",
+            "metrics": metrics,
+            "stat": "Sum",
+            "period": days * 86400,
+            "region": region,
+            "view": "singleValue",
+        },
+    }
+
+
+def uptime_widget(health_check_id: str, y: int) -> dict[str, Any]:
+    """Route 53's view from outside: 1 healthy, 0 not (its metric exists in us-east-1 only)."""
+    widget = _widget(0, "Uptime check, seen from outside (1 = up)", [], "Minimum", "us-east-1")
+    widget["properties"]["metrics"] = [[ROUTE53, "HealthCheckStatus", "HealthCheckId",
+                                        health_check_id]]  # fmt: skip
+    return {**widget, "x": 12, "y": y}
+
+
+def dashboard_body(
+    namespace: str, instance_id: str | None, region: str, health_check_id: str | None = None
+) -> dict[str, Any]:
+    """One graph per contract metric plus CPU, the error budget left and the uptime check;
+    without an instance (paused) only a note."""
     if instance_id is None:
         note = {"markdown": "The stack is paused (running=false): no instance, no metrics."}
         return {
@@ -53,4 +95,8 @@ def dashboard_body(namespace: str, instance_id: str | None, region: str) -> dict
     for index, (title, space, metric, stat) in enumerate(GRAPHS):
         series = [space or namespace, metric, contract.METRIC_DIMENSION, instance_id]
         widgets.append(_widget(index, title, series, stat, region))
+    below = (len(GRAPHS) + 1) // 2 * 6
+    widgets.append(budget_widget(namespace, instance_id, region, below))
+    if health_check_id is not None:
+        widgets.append(uptime_widget(health_check_id, below))
     return {"widgets": widgets}

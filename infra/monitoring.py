@@ -1,4 +1,5 @@
-"""Monitoring: the alarm topic, the ten alarms, the dashboard and the monthly cost budget."""
+"""Monitoring: the alarm topic, the alarms, the outside uptime check, the dashboard and the
+monthly cost budget."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import policies
-from infra.alarm_specs import AlarmSpec, instance_alarms
+from infra.alarm_specs import AlarmSpec, instance_alarms, slo_burn_alarm
 from infra.dashboard import dashboard_body
+from infra.uptime import Uptime, UptimeArgs
 from service import contract
 
 
@@ -25,6 +27,8 @@ class MonitoringArgs:
     alert_email: str | None
     monthly_budget_usd: float
     tags: dict[str, str] = field(default_factory=dict)
+    # What the outside check probes: (host, https, port); None while paused (no box, no check).
+    uptime_target: tuple[pulumi.Input[str], bool, int] | None = None
 
 
 def _metric_args(spec: AlarmSpec, dimensions: dict[str, Any]) -> dict[str, Any]:
@@ -40,6 +44,23 @@ def _metric_args(spec: AlarmSpec, dimensions: dict[str, Any]) -> dict[str, Any]:
     queries: list[dict[str, Any]] = [
         {"id": "rate", "expression": spec.expression, "label": spec.metric, "return_data": True}
     ]
+    if spec.queries:
+        queries[0]["period"] = spec.period
+        for query in spec.queries:
+            if query.expression:
+                queries.append(
+                    {"id": query.id, "expression": query.expression, "period": query.period}
+                )
+                continue
+            watched = {
+                "namespace": spec.namespace,
+                "metric_name": query.metric,
+                "period": query.period,
+                "stat": spec.statistic,
+                "dimensions": dimensions,
+            }
+            queries.append({"id": query.id, "metric": watched})
+        return {"metric_queries": queries}
     for query_id, metric_name in spec.inputs:
         watched = {
             "namespace": spec.namespace,
@@ -82,13 +103,22 @@ class Monitoring(pulumi.ComponentResource):
                 opts=child,
             )
         if args.instance_id is not None:
-            for spec in instance_alarms(args.namespace):
+            for spec in [*instance_alarms(args.namespace), slo_burn_alarm(args.namespace)]:
                 self._alarm(name, spec, args, topic.arn)
+        check_id: pulumi.Input[str | None] = None
+        if args.uptime_target is not None:
+            host, https, port = args.uptime_target
+            uptime = Uptime(
+                f"{name}-uptime",
+                UptimeArgs(host, https, port, args.region, topic.arn, args.alert_email, args.tags),
+                opts=child,
+            )
+            check_id = uptime.health_check_id
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=name,
-            dashboard_body=pulumi.Output.from_input(args.instance_id).apply(
-                lambda instance: json.dumps(dashboard_body(args.namespace, instance, args.region))
+            dashboard_body=pulumi.Output.all(args.instance_id, check_id).apply(
+                lambda ids: json.dumps(dashboard_body(args.namespace, ids[0], args.region, ids[1]))
             ),
             opts=child,
         )

@@ -35,6 +35,8 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
     "random:index/randomPassword:RandomPassword": ("length", "special"),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("policyArn",),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("alarmDescription",),
+    "aws:route53/healthCheck:HealthCheck": ("type", "fqdn", "ipAddress", "port", "resourcePath"),
+    "pulumi:providers:aws": ("region",),
     "aws:budgets/budget:Budget": ("limitAmount", "limitUnit"),
     "aws:sns/topicSubscription:TopicSubscription": ("protocol", "endpoint"),
 }  # fmt: skip

@@ -201,13 +201,9 @@ ALARMS: tuple[Alarm, ...] = (
     Alarm("cpu-credits-low", "P3", "warning"),
     Alarm("memory-used", "P3", "warning"),
     # The error budget burns too fast: paged like `error-rate`, whose budget it spends.
-    Alarm(
-        "slo-burn",
-        "P2",
-        "critical",
-        ("OneboxErrorBudgetFastBurn", "OneboxErrorBudgetSlowBurn"),
-        cloudwatch=False,
-    ),
+    Alarm("slo-burn", "P2", "critical", ("OneboxErrorBudgetFastBurn", "OneboxErrorBudgetSlowBurn")),
+    # Route 53 cannot reach the public URL: an outage as users see it, whatever the box says.
+    Alarm("uptime-check", "P1", "critical"),
 )
 ALARMS_BY_KEY = {alarm.key: alarm for alarm in ALARMS}
 

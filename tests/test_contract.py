@@ -51,7 +51,7 @@ def test_every_variable_the_infra_writes_is_one_the_box_reads() -> None:
 
 
 def test_the_alarms_are_the_contracts_and_the_backup_alarm_waits_for_missed_runs() -> None:
-    specs = {spec.key: spec for spec in alarm_specs.instance_alarms(NAMESPACE)}
+    specs = {spec.key: spec for spec in alarm_specs.all_alarms(NAMESPACE)}
     assert set(specs) == contract.CLOUDWATCH_ALARM_KEYS
     backup = specs["backup-age"]
     assert (backup.metric, backup.threshold) == (

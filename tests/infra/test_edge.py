@@ -112,7 +112,7 @@ def test_the_urls_are_https_on_the_distributions_name(dev_run: Run) -> None:
 
 
 def test_a_domain_gets_a_us_east_1_certificate_validated_by_dns(domain_run: Run) -> None:
-    (provider,) = domain_run.of_type("pulumi:providers:aws")
+    provider = domain_run.named("onebox-edge-us-east-1")
     assert provider.inputs["region"] == "us-east-1"  # the stack itself is in eu-west-1
     (certificate,) = domain_run.of_type("aws:acm/certificate:Certificate")
     assert certificate.inputs["domainName"] == DOMAIN

@@ -145,6 +145,7 @@ def test_children_are_parented_and_named_after_their_component(dev_run: Run) -> 
         "onebox:monitoring:Monitoring",
         "onebox:secrets:StackSecrets",
         "onebox:edge:Edge",
+        "onebox:uptime:Uptime",
     }
     for resource in dev_run.resources:
         if resource.type.startswith("onebox:"):

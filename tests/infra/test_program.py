@@ -47,14 +47,15 @@ def test_paused_stack_has_no_instance_no_address_and_keeps_the_rest(
     assert running_types - paused_types == gone | {
         ALARM, "onebox:server:Server", "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy",
         "aws:iam/instanceProfile:InstanceProfile", "onebox:edge:Edge",
-        "aws:cloudfront/distribution:Distribution",
+        "aws:cloudfront/distribution:Distribution", "onebox:uptime:Uptime",
+        "aws:route53/healthCheck:HealthCheck", "pulumi:providers:aws",
     }  # fmt: skip
     assert paused_run.outputs["url"] is None
     assert paused_run.outputs["instance_id"] is None
     assert paused_run.outputs["backup_bucket"] == dev_run.outputs["backup_bucket"]
 
 
-def test_at_most_ten_alarms_all_notifying_the_topic(dev_run: Run) -> None:
+def test_every_alarm_of_the_table_notifies_the_topic(dev_run: Run) -> None:
     alarms = dev_run.of_type(ALARM)
     assert len(alarms) == MAX_ALARMS
     topic = dev_run.outputs["alarm_topic_arn"]
@@ -85,6 +86,7 @@ def test_alarms_watch_every_contract_metric_but_active_users(dev_run: Run) -> No
                 watched.add((query["metric"]["namespace"], query["metric"]["metricName"]))
     custom = {name for namespace, name in watched if namespace == "Onebox/dev"}
     assert custom == CONTRACT_METRICS - {contract.ACTIVE_USERS_METRIC}
+    assert ("AWS/Route53", "HealthCheckStatus") in watched
     ec2 = {name for namespace, name in watched if namespace == "AWS/EC2"}
     assert ec2 == {
         "StatusCheckFailed_System", "StatusCheckFailed_Instance", "CPUUtilization",
@@ -116,7 +118,7 @@ def test_error_rate_alarm_is_metric_math_over_the_slo(dev_run: Run) -> None:
 
 def test_budget_and_alarms_may_publish_to_the_topic(dev_run: Run) -> None:
     (budget,) = dev_run.of_type("aws:budgets/budget:Budget")
-    assert budget.inputs["limitAmount"] == "20.00"
+    assert budget.inputs["limitAmount"] == "25.00"
     topic = dev_run.outputs["alarm_topic_arn"]
     for notification in budget.inputs["notifications"]:
         assert notification["subscriberSnsTopicArns"] == [topic]

@@ -155,7 +155,7 @@ def test_the_burn_rate_alerts_are_the_contracts_windows_over_the_availability_ob
 
 
 def test_the_burn_rate_alerts_are_those_the_contracts_slo_alarm_names() -> None:
-    (slo,) = [alarm for alarm in contract.ALARMS if not alarm.cloudwatch]
+    slo = contract.ALARMS_BY_KEY["slo-burn"]
     assert {window.alert for window in contract.BURN_WINDOWS} == set(slo.prometheus)
 
 

@@ -1,6 +1,6 @@
 """RUNBOOK.md's alarm tables say what service.contract says: each CloudWatch alarm's priority and
 severity, and which level's examples name it. The contract's Prometheus-only alarms (no
-CloudWatch alarm: `cloudwatch=False`) are docs/monitoring.md's, not these tables'."""
+CloudWatch alarm: `cloudwatch=False`), if any, are docs/monitoring.md's, not these tables'."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from infra.alarm_specs import instance_alarms
+from infra.alarm_specs import all_alarms
 from service import contract
 from tests.support import ROOT
 
@@ -49,7 +49,7 @@ def test_the_table_parser_reads_headers_cells_and_refuses_ragged_rows() -> None:
 
 
 def test_the_runbook_explains_exactly_the_alarms_the_stack_creates() -> None:
-    declared = {spec.key for spec in instance_alarms(contract.metrics_namespace("dev"))}
+    declared = {spec.key for spec in all_alarms(contract.metrics_namespace("dev"))}
     assert set(alarm_rows()) == declared == contract.CLOUDWATCH_ALARM_KEYS
 
 
@@ -75,3 +75,13 @@ def test_each_levels_examples_name_exactly_the_alarms_of_that_priority() -> None
         assert all(fnmatch.filter(keys, p) for p in patterns), patterns
         of_level = {a.key for a in contract.ALARMS if a.cloudwatch and a.priority == row["level"]}
         assert named == of_level, row["level"]
+
+
+def test_the_burn_alarm_row_states_the_contracts_windows_and_objective() -> None:
+    threshold = alarm_rows()["slo-burn"]["metric and threshold"]
+    allowed = 100 - contract.SLO_AVAILABILITY_PCT
+    units = {"m": "min", "h": "h"}
+    for window in contract.BURN_WINDOWS:
+        assert f"{window.burn:g} x {allowed:g} %" in threshold
+        for span in (window.long, window.short):
+            assert f"{span[:-1]} {units[span[-1]]}" in threshold
