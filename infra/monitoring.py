@@ -10,8 +10,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra import policies
 from infra.alarm_specs import AlarmSpec, instance_alarms, slo_burn_alarm
+from infra.alerting import alarm_topic
 from infra.dashboard import dashboard_body
 from infra.uptime import Uptime, UptimeArgs
 from service import contract
@@ -84,24 +84,7 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("onebox:monitoring:Monitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        topic = aws.sns.Topic(f"{name}-alarms", tags=args.tags, opts=child)
-        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        aws.sns.TopicPolicy(
-            f"{name}-alarms-policy",
-            arn=topic.arn,
-            policy=pulumi.Output.all(topic.arn, account.account_id).apply(
-                lambda values: json.dumps(policies.alarm_topic_policy(values[0], values[1]))
-            ),
-            opts=child,
-        )
-        if args.alert_email:
-            aws.sns.TopicSubscription(
-                f"{name}-alarms-email",
-                topic=topic.arn,
-                protocol="email",
-                endpoint=args.alert_email,
-                opts=child,
-            )
+        topic = alarm_topic(self, name, args.alert_email, args.tags, child)
         if args.instance_id is not None:
             for spec in [*instance_alarms(args.namespace), slo_burn_alarm(args.namespace)]:
                 self._alarm(name, spec, args, topic.arn)

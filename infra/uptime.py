@@ -3,15 +3,14 @@ an alarm on its status in us-east-1, the only region where Route 53 publishes He
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from infra import policies
 from infra.alarm_specs import UPTIME_PATH, uptime_alarm
+from infra.alerting import alarm_topic
 
 ALARM_REGION = "us-east-1"
 REQUEST_INTERVAL = 30  # seconds between checks per checker region (10 costs an extra feature)
@@ -102,22 +101,5 @@ class Uptime(pulumi.ComponentResource):
     def _east_topic(
         self, name: str, args: UptimeArgs, in_east: pulumi.ResourceOptions
     ) -> pulumi.Output[str]:
-        topic = aws.sns.Topic(f"{name}-alarms", tags=args.tags, opts=in_east)
-        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        aws.sns.TopicPolicy(
-            f"{name}-alarms-policy",
-            arn=topic.arn,
-            policy=pulumi.Output.all(topic.arn, account.account_id).apply(
-                lambda values: json.dumps(policies.alarm_topic_policy(values[0], values[1]))
-            ),
-            opts=in_east,
-        )
-        if args.alert_email:
-            aws.sns.TopicSubscription(
-                f"{name}-alarms-email",
-                topic=topic.arn,
-                protocol="email",
-                endpoint=args.alert_email,
-                opts=in_east,
-            )
+        topic = alarm_topic(self, name, args.alert_email, args.tags, in_east)
         return topic.arn

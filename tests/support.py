@@ -85,3 +85,40 @@ def start_make(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def run_part(
+    part: Path, root: Path, stand_ins: dict[str, str], **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run an install part (or a box script) in the temp root `root` (ONEBOX_ROOT), with the
+    given stand-ins first on PATH; each may record to $CALLS (see `calls`)."""
+    folder = root / "stand-ins"
+    folder.mkdir(exist_ok=True)
+    for name, text in stand_ins.items():
+        (folder / name).write_text(text)
+        (folder / name).chmod(0o755)
+    environ = {
+        "PATH": f"{folder}:{os.environ['PATH']}",
+        "ONEBOX_ROOT": str(root),
+        "CALLS": str(root / "calls"),
+        **env,
+    }
+    return subprocess.run(
+        ["bash", str(part)], env=environ, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def calls(root: Path) -> list[str]:
+    """What the stand-ins of `run_part` recorded, one call a line."""
+    path = root / "calls"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def stub_programs(root: Path, *programs: str) -> None:
+    """Executables that do nothing at these paths under `root` (what `systemd-analyze verify
+    --root` needs to find a unit's programs)."""
+    for program in programs:
+        stub = root / program
+        stub.parent.mkdir(parents=True, exist_ok=True)
+        stub.write_text("#!/bin/sh\n")
+        stub.chmod(0o755)

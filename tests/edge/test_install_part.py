@@ -11,7 +11,7 @@ import pytest
 
 from service.contract import NGINX_RELOAD_PATH, NGINX_RELOAD_UNIT, ORIGIN_MAP_FILE, UNITS
 from tests.infra.test_units import HOST_UNITS
-from tests.support import DEPLOY, require_tool, unit_directives
+from tests.support import DEPLOY, require_tool, stub_programs, unit_directives
 
 PART = DEPLOY / "install.d" / "30-nginx.sh"
 DROP_IN = DEPLOY / "nginx" / "nginx.service.conf"
@@ -109,11 +109,7 @@ def test_the_drop_in_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     (units / "nginx.service.d" / "onebox.conf").write_text(DROP_IN.read_text())
     for name in ("onebox.socket",):
         (units / name).write_text((DEPLOY / name).read_text())
-    for program in ("usr/bin/rm", "usr/sbin/nginx", "usr/bin/python3", "bin/kill"):
-        stub = tmp_path / program
-        stub.parent.mkdir(parents=True, exist_ok=True)
-        stub.write_text("#!/bin/sh\n")
-        stub.chmod(0o755)
+    stub_programs(tmp_path, "usr/bin/rm", "usr/sbin/nginx", "usr/bin/python3", "bin/kill")
     command = [analyze, "verify", f"--root={tmp_path}", "--man=no", "nginx.service"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr

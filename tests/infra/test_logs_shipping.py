@@ -17,7 +17,8 @@ import pytest
 
 from service import contract
 from tests.infra.test_units import HOST_UNITS
-from tests.support import DEPLOY, require_tool
+from tests.support import DEPLOY, require_tool, run_part, stub_programs
+from tests.support import calls as recorded
 
 LOGS = DEPLOY / "logs"
 PART = DEPLOY / "install.d" / "50-logs.sh"
@@ -96,14 +97,9 @@ def test_the_drop_in_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     (units / "amazon-cloudwatch-agent.service").write_text(AGENT_UNIT)
     (units / "amazon-cloudwatch-agent.service.d").mkdir()
     shutil.copy(LOGS / "stop-last.conf", units / "amazon-cloudwatch-agent.service.d")
-    for program in (
-        "opt/aws/amazon-cloudwatch-agent/bin/start-amazon-cloudwatch-agent",
-        "bin/sleep",
-    ):
-        stub = tmp_path / program
-        stub.parent.mkdir(parents=True, exist_ok=True)
-        stub.write_text("#!/bin/sh\n")
-        stub.chmod(0o755)
+    stub_programs(
+        tmp_path, "opt/aws/amazon-cloudwatch-agent/bin/start-amazon-cloudwatch-agent", "bin/sleep"
+    )
     command = [tool, "verify", f"--root={tmp_path}", "--man=no", "amazon-cloudwatch-agent.service"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
@@ -113,32 +109,20 @@ def test_the_drop_in_passes_systemd_analyze_verify(tmp_path: Path) -> None:
 def _install(
     root: Path, locked: str, latest: str, group: str = "/onebox/dev"
 ) -> subprocess.CompletedProcess[str]:
-    stand_ins = root / "stand-ins"
-    stand_ins.mkdir(exist_ok=True)
-    for name, text in {"dnf": DNF, "rpm": RPM, "systemctl": RECORDER}.items():
-        (stand_ins / name).write_text(text)
-        (stand_ins / name).chmod(0o755)
     ctl = root / CTL
     ctl.parent.mkdir(parents=True, exist_ok=True)
     ctl.write_text(RECORDER)
     ctl.chmod(0o755)
-    environ = {
-        "PATH": f"{stand_ins}:{os.environ['PATH']}",
-        "ONEBOX_ROOT": str(root),
-        "CALLS": str(root / "calls"),
-        "VERSION_FILE": str(root / "version"),
-        "LOCKED": locked,
-        "LATEST": latest,
-        "APP_LOG_GROUP": group,
-    }
-    return subprocess.run(
-        ["bash", str(PART)], env=environ, capture_output=True, text=True, timeout=60, check=False
+    stand_ins = {"dnf": DNF, "rpm": RPM, "systemctl": RECORDER}
+    return run_part(
+        PART,
+        root,
+        stand_ins,
+        VERSION_FILE=str(root / "version"),
+        LOCKED=locked,
+        LATEST=latest,
+        APP_LOG_GROUP=group,
     )
-
-
-def _calls(root: Path) -> list[str]:
-    path = root / "calls"
-    return path.read_text().splitlines() if path.exists() else []
 
 
 def test_the_part_configures_the_stacks_group_and_starts_the_agent(tmp_path: Path) -> None:
@@ -152,7 +136,7 @@ def test_the_part_configures_the_stacks_group_and_starts_the_agent(tmp_path: Pat
         == template()["logs"]["logs_collected"]["journald"]["collect_list"][0]["units"]
     )
     assert (tmp_path / DROP_IN).read_text() == (LOGS / "stop-last.conf").read_text()
-    calls = _calls(tmp_path)
+    calls = recorded(tmp_path)
     assert not [c for c in calls if "--releasever=latest" in c]  # the locked agent is enough
     assert calls[-1] == (f"amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -c file:/{CONFIG} -s")
     assert calls.index("systemctl daemon-reload") < len(calls) - 1
@@ -161,8 +145,9 @@ def test_the_part_configures_the_stacks_group_and_starts_the_agent(tmp_path: Pat
 def test_an_agent_too_old_for_journald_is_taken_from_the_newest_release(tmp_path: Path) -> None:
     result = _install(tmp_path, locked="1.300062.0", latest="1.300071.0")
     assert result.returncode == 0, result.stderr
-    assert "dnf --assumeyes --quiet --releasever=latest upgrade amazon-cloudwatch-agent" in _calls(
-        tmp_path
+    assert (
+        "dnf --assumeyes --quiet --releasever=latest upgrade amazon-cloudwatch-agent"
+        in recorded(tmp_path)
     )
     assert "agent 1.300071.0" in result.stdout
 
@@ -180,7 +165,7 @@ def test_an_agent_that_cannot_read_journald_fails_the_part_by_name(tmp_path: Pat
 def test_without_a_log_group_nothing_is_installed(tmp_path: Path) -> None:
     result = _install(tmp_path, locked="1.300071.0", latest="1.300071.0", group="")
     assert result.returncode == 0
-    assert _calls(tmp_path) == []
+    assert recorded(tmp_path) == []
 
 
 @pytest.mark.parametrize("part", [PART, DEPLOY / "install.d" / "60-patch.sh"])

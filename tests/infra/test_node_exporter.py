@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from service.contract import BACKUP_TEXTFILE_DIR, NODE_EXPORTER_UNIT
-from tests.support import DEPLOY
+from tests.support import DEPLOY, run_part
+from tests.support import calls as recorded
 
 PART = DEPLOY / "install.d" / "40-node-exporter.sh"
 BINARY = "usr/bin/node_exporter"
@@ -30,32 +31,15 @@ case " $* " in *" golang-github-prometheus-node-exporter "*)
 def _install(
     root: Path, prometheus: str, fail_package: str = "-", no_binary: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    stand_ins = root / "stand-ins"
-    stand_ins.mkdir(exist_ok=True)
-    for name, text in {
-        "dnf": DNF,
-        "chown": RECORDER,
-        "systemctl": RECORDER,
-        "sleep": RECORDER,
-    }.items():
-        (stand_ins / name).write_text(text)
-        (stand_ins / name).chmod(0o755)
-    environ = {
-        "PATH": f"{stand_ins}:{os.environ['PATH']}",
-        "ONEBOX_ROOT": str(root),
-        "CALLS": str(root / "calls"),
-        "FAIL_PACKAGE": fail_package,
-        "NO_BINARY": no_binary,
-        "APP_PROMETHEUS": prometheus,
-    }
-    return subprocess.run(
-        ["bash", str(PART)], env=environ, capture_output=True, text=True, timeout=60, check=False
+    stand_ins = {"dnf": DNF, "chown": RECORDER, "systemctl": RECORDER, "sleep": RECORDER}
+    return run_part(
+        PART,
+        root,
+        stand_ins,
+        FAIL_PACKAGE=fail_package,
+        NO_BINARY=no_binary,
+        APP_PROMETHEUS=prometheus,
     )
-
-
-def _calls(root: Path) -> list[str]:
-    path = root / "calls"
-    return path.read_text().splitlines() if path.exists() else []
 
 
 def _textfile_dir(root: Path) -> Path:
@@ -68,7 +52,7 @@ def test_with_prometheus_off_nothing_is_installed_or_enabled(
 ) -> None:
     result = _install(tmp_path, prometheus)
     assert result.returncode == 0, result.stderr
-    assert _calls(tmp_path) == []
+    assert recorded(tmp_path) == []
     assert not _textfile_dir(tmp_path).exists()
 
 
@@ -78,7 +62,7 @@ def test_with_prometheus_on_spal_then_node_exporter_are_installed_and_the_unit_e
     result = _install(tmp_path, "true")
     assert result.returncode == 0, result.stderr
     textfiles = _textfile_dir(tmp_path)
-    assert _calls(tmp_path) == [
+    assert recorded(tmp_path) == [
         "dnf --assumeyes --quiet install spal-release",
         "dnf --assumeyes --quiet install golang-github-prometheus-node-exporter",
         f"chown onebox:onebox {textfiles}",
@@ -98,7 +82,7 @@ def test_a_failing_dnf_is_tried_three_times_then_fails_the_part_naming_the_packa
     result = _install(tmp_path, "true", fail_package=package)
     assert result.returncode == 1
     assert f"40-node-exporter: dnf install {package} failed 3 times" in result.stderr
-    calls = _calls(tmp_path)
+    calls = recorded(tmp_path)
     assert calls.count(f"dnf --assumeyes --quiet install {package}") == 3
     assert [c for c in calls if c.startswith("sleep")] == ["sleep 10", "sleep 20"]
     assert not [c for c in calls if c.startswith("systemctl")]
@@ -108,7 +92,7 @@ def test_a_package_without_the_binary_fails_the_part_naming_it(tmp_path: Path) -
     result = _install(tmp_path, "true", no_binary="yes")
     assert result.returncode == 1
     assert f"did not install /{BINARY}" in result.stderr
-    assert not [c for c in _calls(tmp_path) if c.startswith("systemctl")]
+    assert not [c for c in recorded(tmp_path) if c.startswith("systemctl")]
 
 
 def test_the_part_and_its_unit_name_the_contracts_textfile_directory() -> None:
