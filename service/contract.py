@@ -265,6 +265,7 @@ ORIGIN_HEADER = "X-Onebox-Origin"  # the header CloudFront sends to the origin
 SECRETS_DIR = "/etc/onebox/secrets"  # root:onebox 0750
 API_TOKEN_FILE = f"{SECRETS_DIR}/api-token"  # root:onebox 0440, the token alone
 ORIGIN_MAP_FILE = f"{SECRETS_DIR}/origin.conf"  # root:nginx 0640, an nginx map of the secret
+SENTRY_DSN_FILE = f"{SECRETS_DIR}/sentry-dsn"  # root:onebox 0440, only while a DSN is set
 GUNICORN_SOCKET = (
     f"{RUNTIME_DIR}/gunicorn.sock"  # onebox.socket's ListenStream once nginx fronts it
 )
@@ -278,6 +279,11 @@ def api_token_parameter(stack: str) -> str:
 def origin_secret_parameter(stack: str) -> str:
     """The SSM SecureString holding the secret CloudFront sends in ORIGIN_HEADER."""
     return f"/onebox/{stack}/origin-secret"
+
+
+def sentry_dsn_parameter(stack: str) -> str:
+    """The SSM SecureString holding the Sentry DSN; absent when Sentry is off."""
+    return f"/onebox/{stack}/sentry-dsn"
 
 
 NGINX_UNIT = "nginx.service"  # AL2023's package; its drop-in (service/deploy/nginx/) renders
