@@ -150,7 +150,12 @@ def summary(app: Flask) -> dict[str, object]:
 
 def init_app(app: Flask) -> None:
     """Count every answered request; a second connection to the app's database holds the rows."""
-    totals = DailyTotals(SqliteStore(app.config["DATABASE"]))
+    store = SqliteStore(
+        app.config["DATABASE"],
+        busy_timeout_ms=app.config["DB_BUSY_TIMEOUT_MS"],
+        pragmas=app.config.get("DATABASE_PRAGMAS"),
+    )
+    totals = DailyTotals(store)
     app.extensions[EXTENSION] = totals
     atexit.register(totals.flush)  # a worker's last seconds of counts survive its exit
 
