@@ -8,9 +8,9 @@ A metric filter on the group counts the service's unhandled exceptions as `Error
 stack's namespace, and `ErrorsAlarm` tells the alarm topic when any occur. The agent ships each
 journal entry as `{"body": {"MESSAGE": "<the unit's JSON line>", "_SYSTEMD_UNIT": ...}}`, so
 the service's own fields sit inside a string that a filter pattern cannot parse (so no
-`Fingerprint` dimension): the filter matches a line with a `fingerprint` by a wildcard on
-`body.MESSAGE`, and the per-fingerprint breakdown is a Logs Insights query over the same lines
-(docs/monitoring.md).
+`Fingerprint` dimension): the filter finds a line with a `fingerprint` by a regular expression
+(`%...%`, a search anywhere in the value) on `body.MESSAGE`, and the per-fingerprint breakdown
+is a Logs Insights query over the same lines (docs/monitoring.md).
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ SERVICE_UNIT = "onebox.service"
 # gunicorn's): the line's group, and what marks it as an error here.
 ERROR_FIELD = "fingerprint"
 ERRORS_METRIC = "Errors"
-# The journal entry's unit and the service's JSON line inside it (a string: matched by wildcard).
+# The journal entry's unit, and the service's JSON line inside it: a string, so a regular
+# expression between % signs, which matches anywhere in the value.
 ERRORS_PATTERN = (
-    f'{{ $.body._SYSTEMD_UNIT = "{SERVICE_UNIT}" && $.body.MESSAGE = "*{ERROR_FIELD}*" }}'
+    f'{{ $.body._SYSTEMD_UNIT = "{SERVICE_UNIT}" && $.body.MESSAGE = %{ERROR_FIELD}% }}'
 )
 ERRORS_PERIOD_SECONDS = 300
 # Every unhandled exception is a bug: one in five minutes is worth a look (a warning, not a page).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 from pathlib import Path
@@ -165,9 +164,9 @@ def test_one_logged_exception_in_five_minutes_notifies_the_topic(
     return alarm.alarm_name.apply(check)  # type: ignore[return-value]
 
 
-# A tiny evaluator of the JSON pattern forms ERRORS_PATTERN uses: `$.a.b = "text with * "`
-# terms joined by &&, where `*` matches any run of characters (CloudWatch's string wildcard).
-_TERM = re.compile(r'^\$\.([\w.]+) = "([^"]*)"$')
+# A tiny evaluator of the JSON pattern forms ERRORS_PATTERN uses, terms joined by &&:
+# `$.a.b = "text"` (equal) and `$.a.b = %regex%` (the expression found anywhere in the value).
+_TERM = re.compile(r'^\$\.([\w.]+) = (?:"([^"]*)"|%([^%]+)%)$')
 
 
 def _matches(pattern: str, event: dict[str, Any]) -> bool:
@@ -176,12 +175,17 @@ def _matches(pattern: str, event: dict[str, Any]) -> bool:
     for term in body[1:-1].split("&&"):
         found = _TERM.match(term.strip())
         assert found, f"the evaluator does not know {term!r}"
+        path, text, expression = found.groups()
         value: Any = event
-        for key in found.group(1).split("."):
+        for key in path.split("."):
             if not isinstance(value, dict) or key not in value:
                 return False
             value = value[key]
-        if not isinstance(value, str) or not fnmatch.fnmatchcase(value, found.group(2)):
+        if not isinstance(value, str):
+            return False
+        if text is not None and value != text:
+            return False
+        if expression is not None and not re.search(expression, value):
             return False
     return True
 
