@@ -12,7 +12,7 @@ from infra import config, costs, sources, userdata
 from infra.alarm_specs import alarm_metric_count, all_alarms
 from infra.bucket import BackupBucket, BackupBucketArgs
 from infra.edge import Edge, EdgeArgs
-from infra.logs import Logs, LogsArgs
+from infra.logs import ErrorsAlarm, ErrorsAlarmArgs, Logs, LogsArgs
 from infra.monitoring import Monitoring, MonitoringArgs
 from infra.network import Network, NetworkArgs
 from infra.release import ReleaseArgs, ServiceRelease
@@ -25,6 +25,7 @@ from service.contract import (
     metrics_namespace,
     origin_secret_parameter,
     release_parameter,
+    sentry_dsn_parameter,
     settings_parameter,
 )
 
@@ -51,6 +52,8 @@ secrets = StackSecrets(
         origin_secret_parameter(stack),
         api_token=settings.api_token,
         with_origin_secret=with_edge,
+        sentry_dsn_parameter=sentry_dsn_parameter(stack),
+        sentry_dsn=settings.sentry_dsn,
         tags=tags(stack, "secrets"),
     ),
 )
@@ -146,6 +149,11 @@ monitoring = Monitoring(
         uptime_target=uptime_target,
     ),
 )
+if server:  # the metric filter counts what the box logs: no box, nothing to hear
+    ErrorsAlarm(
+        f"onebox-{stack}-logs",
+        ErrorsAlarmArgs(stack, monitoring.topic_arn, tags(stack, "monitoring")),
+    )
 
 usage = costs.Usage(
     instance_type=settings.instance_type,

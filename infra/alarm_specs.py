@@ -22,7 +22,7 @@ UPTIME_PATH = "/api/health/ready"  # the service's readiness route: 200 only whe
 SLO_BURN_KEY = "slo-burn"
 # The instance's ten, the burn-rate alarm and the uptime check (the first ten alarm *metrics*
 # are free; `alarm_metric_count` says how many the stack reads).
-MAX_ALARMS = 12
+MAX_ALARMS = 13
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -261,9 +261,32 @@ def uptime_alarm() -> AlarmSpec:
     )
 
 
+def errors_alarm(namespace: str) -> AlarmSpec:
+    """An unhandled exception in the last 5 minutes: the log group's metric filter counts every
+    error line (its fingerprint); no line, no data, no alarm. Every one is a bug worth a look."""
+    return AlarmSpec(
+        "errors",
+        "The service logged an unhandled exception (a 500) in the last 5 minutes; group them "
+        "by fingerprint with the Logs Insights query in docs/monitoring.md",
+        namespace,
+        contract.ERRORS_METRIC,
+        "Sum",
+        "GreaterThanOrEqualToThreshold",
+        1,
+        300,
+        1,
+        treat_missing_data="notBreaching",
+    )
+
+
 def all_alarms(namespace: str) -> list[AlarmSpec]:
     """Every CloudWatch alarm of a running stack."""
-    return [*instance_alarms(namespace), slo_burn_alarm(namespace), uptime_alarm()]
+    return [
+        *instance_alarms(namespace),
+        slo_burn_alarm(namespace),
+        uptime_alarm(),
+        errors_alarm(namespace),
+    ]
 
 
 def alarm_metric_count(specs: list[AlarmSpec]) -> int:

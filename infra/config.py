@@ -32,6 +32,8 @@ _DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z
 _ZONE = re.compile(r"^Z[A-Z0-9]{4,31}$")
 # A token the env file, an HTTP header and the secrets file carry without escaping.
 _TOKEN = re.compile(r"^[A-Za-z0-9._~-]{32,128}$")
+# A Sentry DSN: an http(s) URL of visible ASCII (what onebox-secrets accepts on the box).
+_DSN = re.compile(r"^https?://[\x21-\x7e]+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # The retention values CloudWatch Logs accepts (PutRetentionPolicy's retentionInDays).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
@@ -75,6 +77,7 @@ class StackConfig:
     hosted_zone_id: str | None = None  # the user's Route 53 zone of `domain`
     # repr=False: a traceback or a log line that prints the config never shows the token.
     api_token: str | None = field(default=None, repr=False)  # None: the stack generates one
+    sentry_dsn: str | None = field(default=None, repr=False)  # None: no error reporting
     writes_per_minute: int = 120  # per client, enforced on the box (APP_RATE_*)
     reads_per_minute: int = 600
     # node_exporter on the box's loopback and the backup's textfile metric (docs/monitoring.md).
@@ -233,6 +236,10 @@ _PARSERS: dict[str, tuple[str, Any]] = {
         "api_token",
         # The message never repeats the value: it is a secret.
         lambda v: _secret("apiToken", v, _TOKEN, "32-128 of A-Z a-z 0-9 . _ ~ -"),
+    ),
+    "sentryDsn": (
+        "sentry_dsn",
+        lambda v: _secret("sentryDsn", v, _DSN, "an http(s) URL without spaces"),
     ),
     "writesPerMinute": ("writes_per_minute", lambda v: _int("writesPerMinute", v, 1, 100_000)),
     "readsPerMinute": ("reads_per_minute", lambda v: _int("readsPerMinute", v, 1, 100_000)),

@@ -93,7 +93,7 @@ class Usage:
     backup_runs: int = 8640  # every 5 minutes; an upper bound (unchanged data is skipped)
     custom_metrics: int = 8
     # 9 single-metric alarms, error-rate's 2, slo-burn's 8 (2 metrics x 4 windows), uptime's 1.
-    alarm_metrics: int = 20
+    alarm_metrics: int = 21
     dashboards: int = 1
     # Shipped journald lines: ~20,000 requests a day x ~1.3 KB per event (the JSON line inside
     # the journal entry's fields, as the CloudWatch agent sends it) = ~0.8 GB a month.

@@ -1,4 +1,5 @@
-"""The stack's two secrets: the API token and the origin secret, each in an SSM SecureString."""
+"""The stack's secrets: the API token, the origin secret and an optional Sentry DSN, each in an
+SSM SecureString."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ class SecretsArgs:
     origin_secret_parameter: str
     api_token: pulumi.Input[str] | None = None  # None: the stack generates one
     with_origin_secret: bool = True  # false (edge none): no origin secret, no parameter
+    sentry_dsn_parameter: str | None = None
+    sentry_dsn: pulumi.Input[str] | None = None  # None: no error reporting, no parameter
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -33,6 +36,8 @@ class StackSecrets(pulumi.ComponentResource):
     """The API token, a Pulumi secret."""
     origin_secret: pulumi.Output[str] | None
     """The value CloudFront sends in ORIGIN_HEADER, a Pulumi secret; None without an edge."""
+    sentry_dsn_parameter_name: pulumi.Output[str] | None
+    """The SecureString holding the Sentry DSN; None without a DSN."""
 
     def __init__(self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("onebox:secrets:StackSecrets", name, None, opts)
@@ -51,7 +56,24 @@ class StackSecrets(pulumi.ComponentResource):
                 "the secret CloudFront sends to the origin",
                 args,
             )
-        self.register_outputs({"api_token": self.api_token, "origin_secret": self.origin_secret})
+        self.sentry_dsn_parameter_name = None
+        if args.sentry_dsn is not None:
+            if not args.sentry_dsn_parameter:
+                raise ValueError("sentry_dsn: given without sentry_dsn_parameter")
+            self.sentry_dsn_parameter_name = self._store(
+                f"{name}-sentry-dsn",
+                args.sentry_dsn_parameter,
+                pulumi.Output.secret(args.sentry_dsn),
+                "the Sentry DSN the service reports errors to",
+                args,
+            )
+        self.register_outputs(
+            {
+                "api_token": self.api_token,
+                "origin_secret": self.origin_secret,
+                "sentry_dsn_parameter_name": self.sentry_dsn_parameter_name,
+            }
+        )
 
     def _generate(self, name: str) -> pulumi.Output[str]:
         password = random.RandomPassword(
@@ -64,8 +86,8 @@ class StackSecrets(pulumi.ComponentResource):
 
     def _store(
         self, name: str, parameter: str, value: pulumi.Output[str], what: str, args: SecretsArgs
-    ) -> None:
-        aws.ssm.Parameter(
+    ) -> pulumi.Output[str]:
+        parameter_resource = aws.ssm.Parameter(
             f"{name}-parameter",
             name=parameter,
             type="SecureString",  # the default aws/ssm key: free, and no key policy to keep
@@ -74,3 +96,4 @@ class StackSecrets(pulumi.ComponentResource):
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        return parameter_resource.name

@@ -165,6 +165,8 @@ CLOUDWATCH_METRICS: dict[str, str] = {
     MEMORY_USED_METRIC: "Percent",
     DISK_USED_METRIC: "Percent",
 }
+# The log group's metric filter counts unhandled exceptions (one per logged fingerprint).
+ERRORS_METRIC = "Errors"
 # Prometheus names: the service serves the first two on /metrics; the backup job writes the last
 # to a node_exporter textfile-collector file.
 PROM_REQUESTS = "onebox_http_requests"  # counter: onebox_http_requests_total
@@ -204,6 +206,7 @@ ALARMS: tuple[Alarm, ...] = (
     Alarm("slo-burn", "P2", "critical", ("OneboxErrorBudgetFastBurn", "OneboxErrorBudgetSlowBurn")),
     # Route 53 cannot reach the public URL: an outage as users see it, whatever the box says.
     Alarm("uptime-check", "P1", "critical"),
+    Alarm("errors", "P3", "warning"),
 )
 ALARMS_BY_KEY = {alarm.key: alarm for alarm in ALARMS}
 
@@ -263,6 +266,7 @@ ORIGIN_HEADER = "X-Onebox-Origin"  # the header CloudFront sends to the origin
 SECRETS_DIR = "/etc/onebox/secrets"  # root:onebox 0750
 API_TOKEN_FILE = f"{SECRETS_DIR}/api-token"  # root:onebox 0440, the token alone
 ORIGIN_MAP_FILE = f"{SECRETS_DIR}/origin.conf"  # root:nginx 0640, an nginx map of the secret
+SENTRY_DSN_FILE = f"{SECRETS_DIR}/sentry-dsn"  # root:onebox 0440, only while a DSN is set
 GUNICORN_SOCKET = (
     f"{RUNTIME_DIR}/gunicorn.sock"  # onebox.socket's ListenStream once nginx fronts it
 )
@@ -276,6 +280,11 @@ def api_token_parameter(stack: str) -> str:
 def origin_secret_parameter(stack: str) -> str:
     """The SSM SecureString holding the secret CloudFront sends in ORIGIN_HEADER."""
     return f"/onebox/{stack}/origin-secret"
+
+
+def sentry_dsn_parameter(stack: str) -> str:
+    """The SSM SecureString holding the Sentry DSN; absent when Sentry is off."""
+    return f"/onebox/{stack}/sentry-dsn"
 
 
 NGINX_UNIT = "nginx.service"  # AL2023's package; its drop-in (service/deploy/nginx/) renders

@@ -41,6 +41,15 @@ MIGRATIONS: tuple[str, ...] = (
         value INTEGER NOT NULL
     );
     """,
+    # Requests and 5xx per UTC day, for the error budget: the in-memory counters restart with
+    # the service, these rows do not.
+    """
+    CREATE TABLE daily_requests (
+        day        TEXT PRIMARY KEY,
+        requests   INTEGER NOT NULL DEFAULT 0,
+        errors_5xx INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 )
 
 _COLUMNS = {"isMuted": "is_muted", "deviceId": "device_id", "deviceLabel": "device_label"}
@@ -228,6 +237,25 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise translate(exc) from exc
         return ActiveUsers(current=current, peak=max(current, int(row[0]) if row else 0))
+
+    # -- daily request totals ----------------------------------------------------------------
+
+    def add_daily_totals(self, totals: Mapping[str, tuple[int, int]]) -> None:
+        """Add (requests, 5xx) to each UTC day's row (`YYYY-MM-DD`), in one transaction."""
+        with self._write() as tx:
+            tx.executemany(
+                "INSERT INTO daily_requests (day, requests, errors_5xx) VALUES (?, ?, ?)"
+                " ON CONFLICT(day) DO UPDATE SET requests = requests + excluded.requests,"
+                " errors_5xx = errors_5xx + excluded.errors_5xx",
+                [(day, requests, errors) for day, (requests, errors) in totals.items()],
+            )
+
+    def daily_totals(self, first_day: str) -> dict[str, tuple[int, int]]:
+        """(requests, 5xx) of every stored day from `first_day` on (ISO dates sort as text)."""
+        rows = self._read(
+            "SELECT day, requests, errors_5xx FROM daily_requests WHERE day >= ?", (first_day,)
+        )
+        return {str(day): (int(str(req)), int(str(err))) for day, req, err in rows}
 
     # -- lifecycle ---------------------------------------------------------------------------
 

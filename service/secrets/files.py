@@ -13,6 +13,8 @@ from pathlib import Path
 ORIGIN_SECRET = re.compile(r"[A-Za-z0-9]{32,64}")
 # A token travels in an HTTP header: visible ASCII, no spaces.
 API_TOKEN = re.compile(r"[\x21-\x7e]+")
+# A Sentry DSN: an http(s) URL of visible ASCII (its key is the user part).
+SENTRY_DSN = re.compile(r"https?://[\x21-\x7e]+")
 
 
 class SecretError(ValueError):
@@ -25,6 +27,13 @@ def token_text(parameter: str, value: str) -> str:
     if not API_TOKEN.fullmatch(token):
         raise SecretError(f"{parameter}: the token is empty or holds spaces or non-ASCII")
     return token + "\n"
+
+
+def dsn_text(parameter: str, value: str) -> str:
+    dsn = value.strip()
+    if not SENTRY_DSN.fullmatch(dsn):
+        raise SecretError(f"{parameter}: the DSN is not an http(s) URL without spaces")
+    return dsn + "\n"
 
 
 def origin_map(parameter: str, secret: str | None) -> str:
@@ -128,3 +137,11 @@ class SecretsDir:
 
     def unmark(self, name: str) -> None:
         os.unlink(name, dir_fd=self.fd)
+
+    def remove(self, name: str) -> bool:
+        """Delete `name` if it exists; True when it did."""
+        try:
+            os.unlink(name, dir_fd=self.fd)
+        except FileNotFoundError:
+            return False
+        return True

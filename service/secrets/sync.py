@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from service import config, contract, logs
-from service.secrets.files import SecretsDir, origin_map, token_text
+from service.secrets.files import SecretsDir, dsn_text, origin_map, token_text
 
 # Both readers are asked with try-reload-or-restart: a unit that is not running (the web
 # service at boot, which this run comes before) is left alone and reads the file when it
@@ -72,7 +72,7 @@ def systemctl(argv: Sequence[str]) -> int:
 
 
 def sync(box: Box, stack: str, ssm: Any, run: Run = systemctl) -> bool:
-    """Bring both files up to date; True when every reload asked for succeeded."""
+    """Bring the files up to date; True when every reload asked for succeeded."""
     token_parameter = contract.api_token_parameter(stack)
     token = fetch(ssm, token_parameter)
     if token is None:
@@ -88,6 +88,8 @@ def sync(box: Box, stack: str, ssm: Any, run: Run = systemctl) -> bool:
             contract.WEB_UNIT,
         ),
         (contract.ORIGIN_MAP_FILE, mapping, contract.NGINX_GROUP, 0o640, contract.NGINX_UNIT),
+        # None (no parameter: Sentry is off) removes the file.
+        (contract.SENTRY_DSN_FILE, _dsn(stack, ssm), contract.WEB_GROUP, 0o440, contract.WEB_UNIT),
     )
     ok = True
     with SecretsDir(box.path(contract.SECRETS_DIR), contract.WEB_GROUP) as directory:
@@ -96,16 +98,32 @@ def sync(box: Box, stack: str, ssm: Any, run: Run = systemctl) -> bool:
     return ok
 
 
+def _dsn(stack: str, ssm: Any) -> str | None:
+    parameter = contract.sentry_dsn_parameter(stack)
+    dsn = fetch(ssm, parameter)
+    return None if dsn is None else dsn_text(parameter, dsn)
+
+
 def _update(
-    directory: SecretsDir, box_path: str, text: str, group: str, mode: int, unit: str, run: Run
+    directory: SecretsDir,
+    box_path: str,
+    text: str | None,
+    group: str,
+    mode: int,
+    unit: str,
+    run: Run,
 ) -> bool:
-    """Write one file if it changed; reload its reader if a reload is pending."""
+    """Write one file if it changed (remove it when `text` is None); reload its reader if a
+    reload is pending."""
     name = PurePosixPath(box_path).name
     # Kept until the reader reloaded: a reload that failed is asked again on the next run,
     # though the file no longer changes.
     pending = f".{name}.reload"
-    written = directory.write_if_changed(name, text, group, mode)
-    if written.changed:
+    if text is None:
+        if directory.remove(name):
+            directory.mark(pending)
+            logs.log_event("secret_file_removed", file=box_path)
+    elif (written := directory.write_if_changed(name, text, group, mode)).changed:
         directory.mark(pending)
         if written.group is None:
             logs.log_event("secret_file_root_only", logging.WARNING, file=box_path, group=group)

@@ -1,19 +1,24 @@
 """Every error leaves as JSON: {"error": <code>, "message": <what was wrong>}.
 
 Client mistakes are 4xx naming the problem; a full disk is 507 and an unwritable or locked
-database is 503, with reads still served; anything unexpected is a logged 500 with a stack trace.
+database is 503, with reads still served; anything unexpected is a logged 500 with a stack trace,
+also reported to Sentry when `APP_SENTRY_DSN_FILE` names a DSN file (service.web.sentry).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 from flask import Flask, Response, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
 
 from service.logs import log_exception
 from service.store import StoreFull, StoreUnavailable
+from service.values import ConfigError
+
+SENTRY_EXTENSION = "onebox_sentry"  # app.extensions: how the 500 handler reports to Sentry
 
 
 class ApiError(Exception):
@@ -39,7 +44,28 @@ def _code(exc: HTTPException) -> str:
     return re.sub(r"[^a-z0-9]+", "_", (exc.name or "error").lower()).strip("_")
 
 
+def sentry_dsn(settings: Mapping[str, object]) -> str | None:
+    """The DSN in APP_SENTRY_DSN_FILE; None (Sentry off) when unset or no such file."""
+    path = str(settings.get("SENTRY_DSN_FILE", ""))
+    if not path:
+        return None
+    try:
+        dsn = Path(path).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None  # onebox-secrets writes it only while the stack has a DSN
+    except OSError as exc:
+        raise ConfigError(f"APP_SENTRY_DSN_FILE={path!r}: cannot read it: {exc.strerror}") from None
+    return dsn or None
+
+
 def init_app(app: Flask) -> None:
+    dsn = sentry_dsn(app.config)
+    if dsn is not None:
+        # Only now: with Sentry off, no process imports sentry_sdk (tests pass a transport).
+        from service.web import sentry
+
+        sentry.init_app(app, dsn, transport=app.config.get("SENTRY_TRANSPORT"))
+
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> Response:
         response = error_response(exc.status, exc.error, exc.message)
@@ -74,4 +100,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
         log_exception(exc, requestId=g.get("request_id"))
+        report = current_app.extensions.get(SENTRY_EXTENSION)
+        if report is not None:
+            report(exc)
         return error_response(500, "internal_error", "unexpected error; see the service log")

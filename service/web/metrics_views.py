@@ -12,19 +12,27 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
+from flask.blueprints import BlueprintSetupState
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Metric, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 from service import summary
 from service.logs import utc_timestamp
 from service.store import StoreError
-from service.web import auth, runtime
+from service.web import auth, budget, runtime
 from service.web.activity import WINDOW_SECONDS
 from service.web.process import peak_rss_mb, rss_mb
 from service.web.runtime import Runtime
 
 bp = Blueprint("metrics", __name__)
+
+
+@bp.record_once
+def _count_requests(state: BlueprintSetupState) -> None:
+    # The budget's daily totals come with the view that reports them.
+    assert isinstance(state.app, Flask)  # a Flask app registers this blueprint
+    budget.init_app(state.app)
 
 
 class ServiceCollector:
@@ -95,6 +103,7 @@ def json_summary() -> Response:
             "pid": os.getpid(),
         },
         slo=summary.slo_summary(api, config["SLO_P95_MS"], config["SLO_ERROR_RATE_PCT"]),
+        sloBudget=budget.summary(current_app),
     )
 
 

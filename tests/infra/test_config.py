@@ -148,3 +148,15 @@ def _calendar(spec: str) -> subprocess.CompletedProcess[str]:
 def test_the_box_default_window_is_the_stacks() -> None:
     (setting,) = [s for s in service_config.SETTINGS if s.env == "APP_MAINTENANCE_WINDOW"]
     assert setting.default == config.DEFAULTS.maintenance_window
+
+
+SENTRY_DSN = "https://0123456789abcdef@o1.ingest.sentry.io/42"
+
+
+def test_a_sentry_dsn_is_a_secret_url_and_unset_means_off() -> None:
+    assert config.parse({}).sentry_dsn is None
+    assert config.parse({"sentryDsn": SENTRY_DSN}).sentry_dsn == SENTRY_DSN
+    assert SENTRY_DSN not in repr(config.parse({"sentryDsn": SENTRY_DSN}))
+    with pytest.raises(ValueError, match=r"sentryDsn: the value \(13 characters\)") as error:
+        config.parse({"sentryDsn": "secret-no-url"})
+    assert "secret-no-url" not in str(error.value)

@@ -14,7 +14,7 @@ HOURS = 730
 def test_legacy_free_tier_leaves_requests_alarm_metrics_beyond_ten_and_the_check() -> None:
     items = costs.breakdown(Usage(), "legacy")
     # 8,640 backup runs: 17,280 PUT+LIST - 2,000 free = 15,280 x $0.005/1000 = $0.0764;
-    # 8,640 GETs are inside the 20,000 free. 20 alarm metrics - 10 free = 10 x $0.10.
+    # 8,640 GETs are inside the 20,000 free. 21 alarm metrics - 10 free = 11 x $0.10.
     assert items == {
         "ec2_instance": 0.0,
         "ebs_root_volume": 0.0,
@@ -22,14 +22,14 @@ def test_legacy_free_tier_leaves_requests_alarm_metrics_beyond_ten_and_the_check
         "s3_storage": 0.0,
         "s3_requests": 0.0764,
         "cloudwatch_metrics": 0.0,
-        "cloudwatch_alarms": 1.0,
+        "cloudwatch_alarms": 1.1,
         "cloudwatch_dashboards": 0.0,
         "cloudwatch_logs": 0.0,  # ~1.2 GB ingested and stored: inside the 5 GB always free
         "cloudfront": 0.0,  # inside the always-free 1 TB and 10 M requests
         "kms_requests": 0.2028,  # 87,600 decrypts - 20,000 free = 67,600 x $0.03/10,000
         "route53_health_check": 2.75,  # HTTPS to the edge: non-AWS check 0.75 + HTTPS 2.00
     }
-    assert costs.total(items) == 4.03
+    assert costs.total(items) == 4.13
 
 
 def test_without_free_tier_the_box_costs_its_list_price() -> None:
@@ -40,7 +40,7 @@ def test_without_free_tier_the_box_costs_its_list_price() -> None:
     assert items["s3_storage"] == pytest.approx(0.1 * 0.023, abs=1e-4)  # 0.0023
     # 17,280 PUT+LIST x 0.005/1000 = 0.0864; 8,640 GET x 0.0004/1000 = 0.003456.
     assert items["s3_requests"] == pytest.approx(0.0864 + 0.003456, abs=1e-4)
-    assert costs.total(items) == 16.80
+    assert costs.total(items) == 16.90
 
 
 def test_free_tier_hours_apply_only_to_eligible_instance_types() -> None:
@@ -108,7 +108,7 @@ def test_every_configurable_instance_type_has_a_price() -> None:
 
 
 def test_stack_outputs_carry_the_cost_for_its_config(dev_run: Run, paused_run: Run) -> None:
-    assert dev_run.outputs["monthly_cost_usd"] == 16.80  # freeTier=none: the list price
+    assert dev_run.outputs["monthly_cost_usd"] == 16.90  # freeTier=none: the list price
     assert dev_run.outputs["cost_breakdown"] == costs.breakdown(Usage(), "none")
     assert paused_run.outputs["monthly_cost_usd"] < dev_run.outputs["monthly_cost_usd"]
 

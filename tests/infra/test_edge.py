@@ -3,11 +3,16 @@ and the stack without an edge."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pulumi
 import pytest
 
 from infra import config, edge
-from infra.mocks import MOCK_DISTRIBUTION_DOMAIN, Run
+from infra.mocks import MOCK_DISTRIBUTION_DOMAIN, OneboxMocks, RecordingMonitor, Run
+from infra.secrets import SecretsArgs, StackSecrets
 from service import contract
+from service.contract import api_token_parameter, origin_secret_parameter, sentry_dsn_parameter
 from tests.infra.conftest import DOMAIN, GIVEN_TOKEN, ZONE
 from tests.infra.helpers import only_inputs, settings_text, user_data_text
 
@@ -186,3 +191,54 @@ def test_a_bad_token_is_refused_without_repeating_it() -> None:
 
 def test_direct_access_with_a_low_port_stays_possible() -> None:
     assert config.parse({"edge": "none", "httpPort": 81}).http_port == 81
+
+
+# -- the optional Sentry DSN ---------------------------------------------------------------------
+SENTRY_DSN = "https://0123456789abcdef@o1.ingest.sentry.io/42"
+
+
+def _parameters(monitor: RecordingMonitor) -> dict[str, dict[str, Any]]:
+    mocks = monitor.mocks
+    assert isinstance(mocks, OneboxMocks)
+    return {str(inputs["name"]): inputs for typ, _, inputs in mocks.declared if typ == PARAMETER}
+
+
+@pulumi.runtime.test
+def test_a_sentry_dsn_is_a_securestring_beside_the_token(monitor: RecordingMonitor) -> None:
+    secrets = StackSecrets(
+        "unit-secrets",
+        SecretsArgs(
+            api_token_parameter("unit"),
+            origin_secret_parameter("unit"),
+            with_origin_secret=False,
+            sentry_dsn_parameter=sentry_dsn_parameter("unit"),
+            sentry_dsn=SENTRY_DSN,
+        ),
+    )
+
+    def check(name: str | None) -> None:
+        assert name == "/onebox/unit/sentry-dsn"
+        parameter = _parameters(monitor)[name]
+        assert parameter["type"] == "SecureString" and parameter["value"] == SENTRY_DSN
+
+    assert secrets.sentry_dsn_parameter_name is not None
+    return secrets.sentry_dsn_parameter_name.apply(check)  # type: ignore[return-value]
+
+
+@pulumi.runtime.test
+def test_without_a_sentry_dsn_there_is_no_parameter(monitor: RecordingMonitor) -> None:
+    secrets = StackSecrets(
+        "unit-secrets",
+        SecretsArgs(api_token_parameter("unit"), origin_secret_parameter("unit")),
+    )
+    assert secrets.sentry_dsn_parameter_name is None
+
+    def check(_: str) -> None:
+        assert sentry_dsn_parameter("unit") not in _parameters(monitor)
+
+    return secrets.api_token.apply(check)  # type: ignore[return-value]
+
+
+def test_the_dev_stack_has_no_sentry_parameter_by_default(dev_run: Run) -> None:
+    names = {p.inputs["name"] for p in dev_run.of_type(PARAMETER)}
+    assert sentry_dsn_parameter("dev") not in names

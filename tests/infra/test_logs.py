@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+from typing import Any
 
 import pulumi
 import pytest
 
 from infra import config, policies
-from infra.logs import Logs, LogsArgs
+from infra.logs import ERRORS_PATTERN, ErrorsAlarm, ErrorsAlarmArgs, Logs, LogsArgs
 from infra.mocks import ACCOUNT, Declared, OneboxMocks, RecordingMonitor, Run
-from service.contract import log_group
+from service.contract import log_group, metrics_namespace
 from tests.infra.helpers import as_list
 
 GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -107,3 +110,111 @@ def test_the_role_may_write_to_the_stacks_group_and_nothing_else_of_logs(dev_run
     if not logs_statements:
         pytest.skip("the server's role has no logs_policy yet")
     assert logs_statements == policies.logs_policy(arn)["Statement"]
+
+
+# -- errors: the metric filter and its alarm ----------------------------------------------------
+FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+def _only(monitor: RecordingMonitor, typ: str) -> dict[str, Any]:
+    mocks = monitor.mocks
+    assert isinstance(mocks, OneboxMocks)
+    (inputs,) = [inputs for declared_type, _, inputs in mocks.declared if declared_type == typ]
+    return inputs
+
+
+@pulumi.runtime.test
+def test_the_group_counts_logged_exceptions_as_errors_in_the_stacks_namespace(
+    monitor: RecordingMonitor,
+) -> None:
+    logs = Logs("unit-logs", LogsArgs(stack="unit", retention_days=14))
+
+    def check(_: str) -> None:
+        inputs = _only(monitor, FILTER)
+        assert inputs["logGroupName"] == "/onebox/unit"
+        assert inputs["pattern"] == ERRORS_PATTERN
+        assert inputs["metricTransformation"] == {
+            "name": "Errors",
+            "namespace": metrics_namespace("unit"),
+            "value": "1",
+            "unit": "Count",
+        }
+
+    return logs.errors_filter_name.apply(check)  # type: ignore[return-value]
+
+
+@pulumi.runtime.test
+def test_one_logged_exception_in_five_minutes_notifies_the_topic(
+    monitor: RecordingMonitor,
+) -> None:
+    topic = "arn:aws:sns:us-east-1:123456789012:alarms"
+    alarm = ErrorsAlarm("unit-errors", ErrorsAlarmArgs(stack="unit", topic_arn=topic))
+
+    def check(_: str) -> None:
+        inputs = _only(monitor, ALARM)
+        assert (inputs["namespace"], inputs["metricName"]) == ("Onebox/unit", "Errors")
+        assert inputs["statistic"] == "Sum" and inputs["period"] == 300
+        assert inputs["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert inputs["threshold"] == 1 and inputs["evaluationPeriods"] == 1
+        assert inputs["treatMissingData"] == "notBreaching"
+        assert inputs["alarmActions"] == inputs["okActions"] == [topic]
+        assert inputs["alarmDescription"].startswith("P3 warning: ")
+
+    return alarm.alarm_name.apply(check)  # type: ignore[return-value]
+
+
+# A tiny evaluator of the JSON pattern forms ERRORS_PATTERN uses, terms joined by &&:
+# `$.a.b = "text"` (equal) and `$.a.b = %regex%` (the expression found anywhere in the value).
+_TERM = re.compile(r'^\$\.([\w.]+) = (?:"([^"]*)"|%([^%]+)%)$')
+
+
+def _matches(pattern: str, event: dict[str, Any]) -> bool:
+    body = pattern.strip()
+    assert body.startswith("{") and body.endswith("}"), pattern
+    for term in body[1:-1].split("&&"):
+        found = _TERM.match(term.strip())
+        assert found, f"the evaluator does not know {term!r}"
+        path, text, expression = found.groups()
+        value: Any = event
+        for key in path.split("."):
+            if not isinstance(value, dict) or key not in value:
+                return False
+            value = value[key]
+        if not isinstance(value, str):
+            return False
+        if text is not None and value != text:
+            return False
+        if expression is not None and not re.search(expression, value):
+            return False
+    return True
+
+
+def _shipped(line: str, unit: str = "onebox.service") -> dict[str, Any]:
+    """A journal entry as the CloudWatch agent ships it (RUNBOOK: `body.MESSAGE`)."""
+    return {"body": {"MESSAGE": line, "_SYSTEMD_UNIT": unit, "PRIORITY": "6"}}
+
+
+def test_the_filter_matches_the_services_real_error_line_and_not_its_request_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from service.web import create_app
+
+    app = create_app({"DATABASE": str(tmp_path / "app.db"), "ENV": "test"})
+
+    def explode(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    try:
+        app.extensions["onebox"].store.get_state = explode
+        assert app.test_client().get("/api/users/x/state").status_code == 500
+        assert app.test_client().get("/api/health/live").status_code == 200
+    finally:
+        app.extensions["onebox"].activity.close()
+        app.extensions["onebox"].store.close()
+    error, failed, ok = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert json.loads(error)["fingerprint"]
+    assert _matches(ERRORS_PATTERN, _shipped(error))
+    assert not _matches(ERRORS_PATTERN, _shipped(failed))  # the 500's request line: one count
+    assert not _matches(ERRORS_PATTERN, _shipped(ok))
+    assert not _matches(ERRORS_PATTERN, _shipped(error, unit="onebox-data.service"))

@@ -141,6 +141,7 @@ def test_children_are_parented_and_named_after_their_component(dev_run: Run) -> 
         "onebox:release:ServiceRelease",
         "onebox:settings:BoxSettings",
         "onebox:logs:Logs",
+        "onebox:logs:ErrorsAlarm",
         "onebox:server:Server",
         "onebox:monitoring:Monitoring",
         "onebox:secrets:StackSecrets",

@@ -64,7 +64,7 @@ def test_plan_never_prints_a_secret(plan: subprocess.CompletedProcess[str]) -> N
 def test_plan_ends_with_the_monthly_cost_table(plan: subprocess.CompletedProcess[str]) -> None:
     lines = plan.stdout.splitlines()
     assert any(line.startswith("Monthly cost (USD") for line in lines)
-    assert lines[-1].split() == ["total", "16.80"]  # freeTier=none: the list price
+    assert lines[-1].split() == ["total", "16.90"]  # freeTier=none: the list price
 
 
 def test_plan_warns_that_no_one_hears_the_alarms_and_puts_the_budget_above_the_cost(
@@ -74,7 +74,7 @@ def test_plan_warns_that_no_one_hears_the_alarms_and_puts_the_budget_above_the_c
     (alerts,) = [line for line in lines if "Alerts:" in line]
     assert alerts.startswith("WARNING: Alerts: NO ONE: alertEmail is empty")
     (budget,) = [line for line in lines if line.startswith("Budget:")]
-    assert budget == "Budget: 25.00 USD/month, above the list cost of 16.80"
+    assert budget == "Budget: 25.00 USD/month, above the list cost of 16.90"
 
 
 def test_plan_of_an_unknown_stack_exits_2_naming_it() -> None:

@@ -48,7 +48,7 @@ def test_paused_stack_has_no_instance_no_address_and_keeps_the_rest(
         ALARM, "onebox:server:Server", "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy",
         "aws:iam/instanceProfile:InstanceProfile", "onebox:edge:Edge",
         "aws:cloudfront/distribution:Distribution", "onebox:uptime:Uptime",
-        "aws:route53/healthCheck:HealthCheck", "pulumi:providers:aws",
+        "aws:route53/healthCheck:HealthCheck", "pulumi:providers:aws", "onebox:logs:ErrorsAlarm",
     }  # fmt: skip
     assert paused_run.outputs["url"] is None
     assert paused_run.outputs["instance_id"] is None
@@ -85,7 +85,7 @@ def test_alarms_watch_every_contract_metric_but_active_users(dev_run: Run) -> No
             if "metric" in query:
                 watched.add((query["metric"]["namespace"], query["metric"]["metricName"]))
     custom = {name for namespace, name in watched if namespace == "Onebox/dev"}
-    assert custom == CONTRACT_METRICS - {contract.ACTIVE_USERS_METRIC}
+    assert custom == CONTRACT_METRICS - {contract.ACTIVE_USERS_METRIC} | {contract.ERRORS_METRIC}
     assert ("AWS/Route53", "HealthCheckStatus") in watched
     ec2 = {name for namespace, name in watched if namespace == "AWS/EC2"}
     assert ec2 == {

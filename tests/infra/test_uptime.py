@@ -169,5 +169,5 @@ def test_the_dashboard_shows_the_budget_left_and_the_uptime_check(dev_run: Run) 
 def test_the_cost_rows_price_the_check_and_the_alarm_metrics_beyond_ten() -> None:
     items = costs.breakdown(costs.Usage(), "none")
     assert items["route53_health_check"] == pytest.approx(0.75 + 2.00)
-    assert items["cloudwatch_alarms"] == pytest.approx((20 - 10) * 0.10)
+    assert items["cloudwatch_alarms"] == pytest.approx((21 - 10) * 0.10)
     assert costs.health_check_month(https=False) == 0.0

@@ -48,6 +48,7 @@ CHANGED: dict[str, Any] = {
     "region": "eu-west-1",
     "maintenance_window": "Sat *-*-* 04:30:00",
     "log_retention_days": 30,
+    "sentry_dsn": "https://key@o1.ingest.sentry.io/1",
     "edge": "none",
     "domain": "api.example.com",
     "hosted_zone_id": "Z0123456789ABCDEFGHIJ",

@@ -240,3 +240,47 @@ def test_gunicorn_refuses_the_old_token_after_a_rotation_and_a_hup(
     assert status(b) == 200
     for line in service.stdout.read_text().splitlines() + service.stderr.read_text().splitlines():
         assert a not in line and b not in line
+
+
+# -- the optional Sentry DSN -----------------------------------------------------------------
+DSN = "https://0123456789abcdef@o1.ingest.sentry.io/42"
+
+
+def test_without_a_dsn_parameter_there_is_no_dsn_file(box: Box) -> None:
+    box.put_token(token())
+    result = box.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not box.file(contract.SENTRY_DSN_FILE).exists()
+    assert box.reloads().count(WEB_RELOAD) == 1  # the token's, not the DSN's
+
+
+def test_a_dsn_reaches_its_file_for_the_web_service_and_leaves_with_its_parameter(
+    box: Box,
+) -> None:
+    box.put_token(token())
+    box.put(contract.sentry_dsn_parameter(box.stack), DSN)
+    outputs = [box.run()]
+    assert outputs[0].returncode == 0, outputs[0].stdout + outputs[0].stderr
+    dsn_file = box.file(contract.SENTRY_DSN_FILE)
+    assert dsn_file.read_text() == f"{DSN}\n"
+    assert stat.S_IMODE(dsn_file.stat().st_mode) & 0o227 == 0  # root writes, the group reads
+    reloads = box.reloads().count(WEB_RELOAD)
+
+    box.ssm.delete_parameter(Name=contract.sentry_dsn_parameter(box.stack))
+    outputs += [box.run(), box.run()]
+    assert all(result.returncode == 0 for result in outputs)
+    assert not dsn_file.exists()
+    assert box.reloads().count(WEB_RELOAD) == reloads + 1  # once when it left, not again
+    text = "".join(result.stdout + result.stderr for result in outputs)
+    assert "secret_file_removed" in text and DSN not in text and "0123456789abcdef" not in text
+
+
+def test_a_dsn_that_is_not_a_url_is_refused_naming_the_parameter_not_the_value(
+    box: Box,
+) -> None:
+    box.put_token(token())
+    box.put(contract.sentry_dsn_parameter(box.stack), "not a dsn secretvalue")
+    result = box.run()
+    assert result.returncode != 0
+    assert contract.sentry_dsn_parameter(box.stack) in result.stdout + result.stderr
+    assert "secretvalue" not in result.stdout + result.stderr
