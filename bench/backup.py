@@ -31,7 +31,7 @@ from pathlib import Path
 from localbox.moto import aws_environment, moto_server
 from localbox.processes import free_port, stop
 from localbox.units import ROOT
-from service.db import MIGRATIONS
+from service.migrations import MIGRATIONS
 
 PY = sys.executable
 UPLOAD = "import boto3,sys; boto3.client('s3').upload_file(sys.argv[1], sys.argv[2], sys.argv[3])"

@@ -22,7 +22,7 @@ from typing import Any
 from service.backup import s3 as bucket_io
 from service.backup import snapshot
 from service.backup.s3 import VerifyError
-from service.db import MIGRATIONS
+from service.migrations import MIGRATIONS
 
 # Space a restore leaves free for the service, the logs and the journal, whatever it claims.
 DISK_RESERVE_BYTES = 256 * 1024 * 1024

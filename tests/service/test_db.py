@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service.db import MIGRATIONS, SqliteStore
+from service.db import SqliteStore
+from service.migrations import MIGRATIONS
 from service.store import StoreError
 from service.web import create_app
 
