@@ -145,6 +145,7 @@ monitoring = Monitoring(
         instance_id=server.instance_id if server else None,
         alert_email=settings.alert_email,
         monthly_budget_usd=settings.monthly_budget_usd,
+        slo_availability_pct=settings.slo_availability_pct,
         tags=tags(stack, "monitoring"),
         uptime_target=uptime_target,
     ),
@@ -159,7 +160,9 @@ usage = costs.Usage(
     instance_type=settings.instance_type,
     running=settings.running,
     root_volume_gb=ROOT_VOLUME_GB,
-    alarm_metrics=alarm_metric_count(all_alarms(namespace)) if server else 0,
+    alarm_metrics=alarm_metric_count(all_alarms(namespace, settings.slo_availability_pct))
+    if server
+    else 0,
     uptime_https=with_edge,
     log_retention_days=settings.log_retention_days,
     edge=with_edge,

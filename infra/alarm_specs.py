@@ -5,8 +5,8 @@ service.contract), the error budget's burn rate over those metrics (`slo_burn_al
 outside uptime check (`uptime_alarm`, on Route 53's metric in us-east-1). Thresholds are the
 service's objectives: p95 <= 1000 ms, 5xx rate <= 1 %, CPU <= 80 %, a heartbeat every minute,
 a backup every `BACKUP_EVERY_SECONDS` (alarm after `BACKUP_MISSED_RUNS` missed runs), and the
-availability SLO's burn windows. Each alarm's priority and severity are the contract's `ALARMS`
-row of the same key.
+availability objective's burn windows (the stack's sloAvailabilityPct). Each alarm's priority
+and severity are the contract's `ALARMS` row of the same key.
 """
 
 from __future__ import annotations
@@ -203,19 +203,27 @@ def seconds(duration: str) -> int:
     return int(duration[:-1]) * unit
 
 
-def burn_threshold(burn: float) -> float:
+def allowed_error_ratio(objective_pct: float = contract.SLO_AVAILABILITY_PCT) -> float:
+    """The share of requests the objective lets fail (99.5 % -> 0.005)."""
+    return round((100 - objective_pct) / 100, 6)
+
+
+def burn_threshold(burn: float, objective_pct: float = contract.SLO_AVAILABILITY_PCT) -> float:
     """The 5xx ratio that spends the error budget `burn` times faster than the SLO allows."""
-    return round(burn * (100 - contract.SLO_AVAILABILITY_PCT) / 100, 6)
+    return round(burn * allowed_error_ratio(objective_pct), 6)
 
 
-def slo_burn_alarm(namespace: str) -> AlarmSpec:
+def slo_burn_alarm(
+    namespace: str, objective_pct: float = contract.SLO_AVAILABILITY_PCT
+) -> AlarmSpec:
     """Multi-window burn rate: fires while any of contract.BURN_WINDOWS burns over both its long
     and short window. A CloudWatch alarm has one period, so each window is its own 5xx ratio
-    (`Errors5xx / Requests` summed over that window's period) and one expression ANDs them."""
+    (`Errors5xx / Requests` summed over that window's period) and one expression ANDs them.
+    `objective_pct` is the stack's availability objective (sloAvailabilityPct)."""
     queries: list[Query] = []
     clauses = []
     for index, window in enumerate(contract.BURN_WINDOWS):
-        limit = burn_threshold(window.burn)
+        limit = burn_threshold(window.burn, objective_pct)
         ratios = []
         for span in (window.long, window.short):
             period, tag = seconds(span), f"w{index}{span}"
@@ -230,7 +238,7 @@ def slo_burn_alarm(namespace: str) -> AlarmSpec:
     shortest = min(seconds(w.short) for w in contract.BURN_WINDOWS)
     return AlarmSpec(
         SLO_BURN_KEY,
-        f"The {contract.SLO_WINDOW_DAYS}-day error budget ({contract.SLO_AVAILABILITY_PCT:g} % "
+        f"The {contract.SLO_WINDOW_DAYS}-day error budget ({objective_pct:g} % "
         f"without 5xx) burns too fast ({windows})",
         namespace,
         "ErrorBudgetBurning",
@@ -279,11 +287,13 @@ def errors_alarm(namespace: str) -> AlarmSpec:
     )
 
 
-def all_alarms(namespace: str) -> list[AlarmSpec]:
-    """Every CloudWatch alarm of a running stack."""
+def all_alarms(
+    namespace: str, objective_pct: float = contract.SLO_AVAILABILITY_PCT
+) -> list[AlarmSpec]:
+    """Every CloudWatch alarm of a running stack; `objective_pct` is its availability SLO."""
     return [
         *instance_alarms(namespace),
-        slo_burn_alarm(namespace),
+        slo_burn_alarm(namespace, objective_pct),
         uptime_alarm(),
         errors_alarm(namespace),
     ]

@@ -8,11 +8,14 @@ schema in Pulumi.yaml (a test keeps the two equal).
 
 from __future__ import annotations
 
+import decimal
 import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from service import contract
 
 FREE_TIER_PLANS = ("legacy", "none")
 # cloudfront (the default): HTTPS through CloudFront, the HTTP port open to its origin-facing
@@ -82,6 +85,9 @@ class StackConfig:
     reads_per_minute: int = 600
     # node_exporter on the box's loopback and the backup's textfile metric (docs/monitoring.md).
     prometheus: bool = False
+    # The availability objective (% of requests without a 5xx over contract.SLO_WINDOW_DAYS):
+    # the burn-rate alarm, the dashboard's budget and the box's /api/metrics budget use it.
+    slo_availability_pct: float = contract.SLO_AVAILABILITY_PCT
 
     @property
     def alerts(self) -> str:
@@ -148,6 +154,19 @@ def _budget(value: Any) -> float:
     if not 1 <= amount <= 10_000:
         raise ValueError(f"monthlyBudgetUsd: {value!r} is outside 1..10000")
     return amount
+
+
+def _objective(value: Any) -> float:
+    """A percentage strictly between 0 and 100 with at most 3 decimals (99.5, 99.9, 99.95)."""
+    try:
+        number = decimal.Decimal(str(value).strip())
+    except decimal.InvalidOperation:
+        raise ValueError(f"sloAvailabilityPct: {value!r} is not a number") from None
+    if not number.is_finite() or not 0 < number < 100:
+        raise ValueError(f"sloAvailabilityPct: {value!r} is not strictly between 0 and 100")
+    if number != number.quantize(decimal.Decimal("0.001")):
+        raise ValueError(f"sloAvailabilityPct: {value!r} has more than 3 decimals")
+    return float(number)
 
 
 def _one_of(key: str, value: Any, allowed: tuple[str, ...]) -> str:
@@ -244,6 +263,7 @@ _PARSERS: dict[str, tuple[str, Any]] = {
     "writesPerMinute": ("writes_per_minute", lambda v: _int("writesPerMinute", v, 1, 100_000)),
     "readsPerMinute": ("reads_per_minute", lambda v: _int("readsPerMinute", v, 1, 100_000)),
     "prometheus": ("prometheus", lambda v: _bool("prometheus", v)),
+    "sloAvailabilityPct": ("slo_availability_pct", _objective),
     "aws:region": ("region", lambda v: _matching("aws:region", v, _REGION, "an AWS region")),
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.alarm_specs import allowed_error_ratio
 from service import contract
 
 EC2 = "AWS/EC2"
@@ -41,11 +42,17 @@ def _widget(index: int, title: str, metric: list[str], stat: str, region: str) -
     }
 
 
-def budget_widget(namespace: str, instance_id: str, region: str, y: int) -> dict[str, Any]:
-    """The error budget left, in % of contract.SLO_WINDOW_DAYS: one number, both metrics summed
-    over the whole window (a widget period may be any multiple of 60 s). It counts this
-    instance's requests only: a replaced box starts a fresh budget."""
-    allowed = round((100 - contract.SLO_AVAILABILITY_PCT) / 100, 6)
+def budget_widget(
+    namespace: str,
+    instance_id: str,
+    region: str,
+    y: int,
+    objective_pct: float = contract.SLO_AVAILABILITY_PCT,
+) -> dict[str, Any]:
+    """The error budget of `objective_pct` left, in % of contract.SLO_WINDOW_DAYS: one number,
+    both metrics summed over the whole window (a widget period may be any multiple of 60 s).
+    It counts this instance's requests only: a replaced box starts a fresh budget."""
+    allowed = allowed_error_ratio(objective_pct)
     left = f"100 * (1 - (errors / requests) / {allowed:g})"
     pairs = (("errors", contract.ERRORS_5XX_METRIC), ("requests", contract.REQUESTS_METRIC))
     metrics: list[list[Any]] = [
@@ -61,7 +68,7 @@ def budget_widget(namespace: str, instance_id: str, region: str, y: int) -> dict
         "width": 12,
         "height": 6,
         "properties": {
-            "title": f"Error budget left, {days} days ({contract.SLO_AVAILABILITY_PCT:g} % SLO)",
+            "title": f"Error budget left, {days} days ({objective_pct:g} % SLO)",
             "metrics": metrics,
             "stat": "Sum",
             "period": days * 86400,
@@ -80,10 +87,14 @@ def uptime_widget(health_check_id: str, y: int) -> dict[str, Any]:
 
 
 def dashboard_body(
-    namespace: str, instance_id: str | None, region: str, health_check_id: str | None = None
+    namespace: str,
+    instance_id: str | None,
+    region: str,
+    health_check_id: str | None = None,
+    objective_pct: float = contract.SLO_AVAILABILITY_PCT,
 ) -> dict[str, Any]:
-    """One graph per contract metric plus CPU, the error budget left and the uptime check;
-    without an instance (paused) only a note."""
+    """One graph per contract metric plus CPU, the error budget of `objective_pct` left and the
+    uptime check; without an instance (paused) only a note."""
     if instance_id is None:
         note = {"markdown": "The stack is paused (running=false): no instance, no metrics."}
         return {
@@ -96,7 +107,7 @@ def dashboard_body(
         series = [space or namespace, metric, contract.METRIC_DIMENSION, instance_id]
         widgets.append(_widget(index, title, series, stat, region))
     below = (len(GRAPHS) + 1) // 2 * 6
-    widgets.append(budget_widget(namespace, instance_id, region, below))
+    widgets.append(budget_widget(namespace, instance_id, region, below, objective_pct))
     if health_check_id is not None:
         widgets.append(uptime_widget(health_check_id, below))
     return {"widgets": widgets}

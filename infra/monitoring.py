@@ -26,6 +26,8 @@ class MonitoringArgs:
     instance_id: pulumi.Input[str] | None  # None: the stack is paused, no instance alarms
     alert_email: str | None
     monthly_budget_usd: float
+    # The availability objective (sloAvailabilityPct): the burn alarm's and the budget's.
+    slo_availability_pct: float = contract.SLO_AVAILABILITY_PCT
     tags: dict[str, str] = field(default_factory=dict)
     # What the outside check probes: (host, https, port); None while paused (no box, no check).
     uptime_target: tuple[pulumi.Input[str], bool, int] | None = None
@@ -86,7 +88,8 @@ class Monitoring(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         topic = alarm_topic(self, name, args.alert_email, args.tags, child)
         if args.instance_id is not None:
-            for spec in [*instance_alarms(args.namespace), slo_burn_alarm(args.namespace)]:
+            burn = slo_burn_alarm(args.namespace, args.slo_availability_pct)
+            for spec in [*instance_alarms(args.namespace), burn]:
                 self._alarm(name, spec, args, topic.arn)
         check_id: pulumi.Input[str | None] = None
         if args.uptime_target is not None:
@@ -101,7 +104,11 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-dashboard",
             dashboard_name=name,
             dashboard_body=pulumi.Output.all(args.instance_id, check_id).apply(
-                lambda ids: json.dumps(dashboard_body(args.namespace, ids[0], args.region, ids[1]))
+                lambda ids: json.dumps(
+                    dashboard_body(
+                        args.namespace, ids[0], args.region, ids[1], args.slo_availability_pct
+                    )
+                )
             ),
             opts=child,
         )

@@ -31,6 +31,7 @@ from service.contract import (
     BOOTSTRAP_ENV_FILE,
     BOOTSTRAP_UNIT,
     GUNICORN_METRICS_URL,
+    SLO_AVAILABILITY_PCT,
     SYSTEMD_DIR,
     log_group,
     metrics_namespace,
@@ -50,7 +51,7 @@ BOOTSTRAP = "/usr/local/sbin/onebox-bootstrap"
 FACT_FIELDS = ("region", "http_port", "prometheus")
 SETTING_FIELDS = ("region", "http_port", "restore_from_bucket", "backup_keep",
                   "backup_retention_days", "maintenance_window", "writes_per_minute",
-                  "reads_per_minute", "prometheus")  # fmt: skip
+                  "reads_per_minute", "prometheus", "slo_availability_pct")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class BoxEnvironment:
     writes_per_minute: int = 120
     reads_per_minute: int = 600
     prometheus: bool = False  # node_exporter reads the backup's textfile
+    slo_availability_pct: float = SLO_AVAILABILITY_PCT  # /api/metrics' error budget
 
 
 def box_facts(config: StackConfig, stack: str, bucket: str, base: str) -> BoxFacts:
@@ -108,6 +110,7 @@ def box_environment(config: StackConfig, stack: str, bucket: str) -> BoxEnvironm
         writes_per_minute=config.writes_per_minute,
         reads_per_minute=config.reads_per_minute,
         prometheus=config.prometheus,
+        slo_availability_pct=config.slo_availability_pct,
     )
 
 
@@ -133,6 +136,7 @@ def environment(box: BoxEnvironment) -> dict[str, str]:
         "APP_MAINTENANCE_WINDOW": box.maintenance_window,
         "APP_RATE_WRITES_PER_MINUTE": str(box.writes_per_minute),
         "APP_RATE_READS_PER_MINUTE": str(box.reads_per_minute),
+        "APP_SLO_AVAILABILITY_PCT": str(box.slo_availability_pct),
         "AWS_REGION": box.region,
         **_prometheus(box.prometheus),
     }

@@ -37,6 +37,7 @@ FACTS = {
     "LOCAL_NAMESPACE": contract.metrics_namespace("local"),
     "RELOAD_REQUEST": contract.RELOAD_REQUEST,
     "RESTART_REQUEST": contract.RESTART_REQUEST,
+    "SLO_AVAILABILITY_PCT": str(contract.SLO_AVAILABILITY_PCT),
 }
 
 

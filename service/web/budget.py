@@ -4,8 +4,8 @@ The request counters of `service.web.metrics` restart with the service; the budg
 a month. So each worker counts its requests per day in memory (a dictionary update per
 request, no database write) and adds them to the `daily_requests` table in one transaction:
 every `flush_seconds` from a background thread, before /api/metrics reads the table, and when
-the worker exits. The objective and the window are `contract.SLO_AVAILABILITY_PCT` and
-`contract.SLO_WINDOW_DAYS`.
+the worker exits. The objective is the app's `SLO_AVAILABILITY_PCT` (APP_SLO_AVAILABILITY_PCT,
+by default the contract's); the window is `contract.SLO_WINDOW_DAYS`.
 """
 
 from __future__ import annotations
@@ -135,17 +135,17 @@ def of(app: Flask) -> DailyTotals:
 
 def summary(app: Flask) -> dict[str, object]:
     """The `sloBudget` object of /api/metrics; counts are None when the store fails."""
-    days = contract.SLO_WINDOW_DAYS
+    days, objective = contract.SLO_WINDOW_DAYS, app.config["SLO_AVAILABILITY_PCT"]
     try:
         requests, errors = of(app).window(days)
     except StoreError:
-        return budget(contract.SLO_AVAILABILITY_PCT, days, 0, 0) | {
+        return budget(objective, days, 0, 0) | {
             "requests": None,
             "errors5xx": None,
             "allowed5xx": None,
             "budgetLeftPct": None,
         }
-    return budget(contract.SLO_AVAILABILITY_PCT, days, requests, errors)
+    return budget(objective, days, requests, errors)
 
 
 def init_app(app: Flask) -> None:

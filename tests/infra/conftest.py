@@ -53,6 +53,12 @@ def admin_run() -> Run:
 
 
 @pytest.fixture(scope="session")
+def strict_run() -> Run:
+    """A stricter availability objective than the contract's default: 99.9 %."""
+    return run_program(dev_values(sloAvailabilityPct=99.9))
+
+
+@pytest.fixture(scope="session")
 def paused_run() -> Run:
     """running=false: the stack paused for the price of the bucket."""
     return run_program(dev_values(running=False))

@@ -11,6 +11,7 @@ import yaml
 from infra import config
 from infra.mocks import stack_values
 from service import config as service_config
+from service import contract
 from tests.support import ROOT, require_tool
 
 FIELD_OF = {key: field for key, (field, _) in config._PARSERS.items()}
@@ -74,6 +75,11 @@ def test_the_dev_stack_file_is_valid() -> None:
         ("logRetentionDays", "13", "logRetentionDays: '13' is not one CloudWatch allows"),
         ("logRetentionDays", "0", "logRetentionDays: '0' is outside 1..3653"),
         ("logRetentionDays", "forever", "logRetentionDays: 'forever' is not a whole number"),
+        ("sloAvailabilityPct", "high", "sloAvailabilityPct: 'high' is not a number"),
+        ("sloAvailabilityPct", "100", "sloAvailabilityPct: '100' is not strictly between 0 and"),
+        ("sloAvailabilityPct", 0, "sloAvailabilityPct: 0 is not strictly between 0 and 100"),
+        ("sloAvailabilityPct", "nan", "sloAvailabilityPct: 'nan' is not strictly between"),
+        ("sloAvailabilityPct", "99.9995", "sloAvailabilityPct: '99.9995' has more than 3 decimals"),
         ("instancetype", "t2.micro", "unknown config key.*instancetype"),
     ],
 )
@@ -96,10 +102,17 @@ def test_bad_values_are_refused_naming_the_key_and_the_value(
         ("sshCidr", "", None),
         ("maintenanceWindow", "Sat  *-*-* 04:30", "Sat *-*-* 04:30"),
         ("logRetentionDays", "30", 30),
+        ("sloAvailabilityPct", 99.9, 99.9),
+        ("sloAvailabilityPct", "99.95", 99.95),
+        ("sloAvailabilityPct", "99.999", 99.999),
     ],
 )
 def test_good_values_are_typed(key: str, value: Any, expected: Any) -> None:
     assert getattr(config.parse({key: value}), FIELD_OF[key]) == expected
+
+
+def test_the_default_objective_is_the_contracts() -> None:
+    assert config.DEFAULTS.slo_availability_pct == contract.SLO_AVAILABILITY_PCT
 
 
 def test_config_is_frozen() -> None:

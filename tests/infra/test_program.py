@@ -185,8 +185,13 @@ def test_the_env_file_carries_the_app_contract(dev_run: Run) -> None:
         "APP_RATE_WRITES_PER_MINUTE": "120",
         "APP_RATE_READS_PER_MINUTE": "600",
         "APP_MAINTENANCE_WINDOW": "Sun *-*-* 03:00:00",
+        "APP_SLO_AVAILABILITY_PCT": str(contract.SLO_AVAILABILITY_PCT),
         "AWS_REGION": "us-east-1",
     }
+
+
+def test_the_stacks_objective_reaches_the_box_as_its_budget_setting(strict_run: Run) -> None:
+    assert env_values(strict_run)["APP_SLO_AVAILABILITY_PCT"] == "99.9"
 
 
 def test_prometheus_true_puts_the_flag_and_the_backups_textfile_in_the_settings() -> None:

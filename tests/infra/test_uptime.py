@@ -57,6 +57,15 @@ def test_the_burn_alarm_reads_each_window_at_its_own_period_and_ands_long_with_s
     assert spec.alarm_metrics == 2 * 2 * len(contract.BURN_WINDOWS)
 
 
+def test_a_stricter_objective_lowers_every_burn_threshold() -> None:
+    assert burn_threshold(14.4, 99.9) == pytest.approx(14.4 * 0.001)
+    spec = slo_burn_alarm("Onebox/dev", 99.9)
+    assert spec.expression is not None
+    for window in contract.BURN_WINDOWS:
+        assert f" > {burn_threshold(window.burn, 99.9):g}" in spec.expression
+    assert "(99.9 % without 5xx)" in spec.description
+
+
 def test_the_alarm_metric_count_is_what_the_cost_table_assumes() -> None:
     assert alarm_metric_count(all_alarms("Onebox/dev")) == costs.Usage().alarm_metrics
 
@@ -83,6 +92,15 @@ def test_the_burn_alarm_is_declared_with_periods_and_notifies_the_topic(dev_run:
         for span in (w.long, w.short)
         for metric in (contract.ERRORS_5XX_METRIC, contract.REQUESTS_METRIC)
     }
+
+
+def test_the_stacks_objective_sets_the_declared_burn_thresholds(strict_run: Run) -> None:
+    inputs = strict_run.named("onebox-dev-slo-burn").inputs
+    (returned,) = [query for query in inputs["metricQueries"] if query.get("returnData")]
+    assert f"> {14.4 * 0.001:g} AND" in returned["expression"]
+    assert f"> {6 * 0.001:g} AND" in returned["expression"]
+    assert returned["expression"] == slo_burn_alarm("Onebox/dev", 99.9).expression
+    assert "(99.9 % without 5xx)" in inputs["alarmDescription"]
 
 
 def test_the_check_probes_the_edges_ready_route_over_https(dev_run: Run) -> None:
@@ -164,6 +182,15 @@ def test_the_dashboard_shows_the_budget_left_and_the_uptime_check(dev_run: Run) 
     assert series[:3] == ["AWS/Route53", "HealthCheckStatus", "HealthCheckId"]
     assert series[3] == dev_run.of_type(CHECK)[0].inputs.get("id", series[3])
     assert uptime["properties"]["region"] == "us-east-1"
+
+
+def test_the_dashboards_budget_is_the_stacks_objective(strict_run: Run) -> None:
+    (dashboard,) = strict_run.of_type("aws:cloudwatch/dashboard:Dashboard")
+    widgets = json.loads(dashboard.inputs["dashboardBody"])["widgets"]
+    (budget,) = [w for w in widgets if w["properties"]["title"].startswith("Error budget left")]
+    assert budget["properties"]["title"].endswith("(99.9 % SLO)")
+    (expression,) = [m[0]["expression"] for m in budget["properties"]["metrics"] if len(m) == 1]
+    assert expression == "100 * (1 - (errors / requests) / 0.001)"
 
 
 def test_the_cost_rows_price_the_check_and_the_alarm_metrics_beyond_ten() -> None:

@@ -56,6 +56,7 @@ CHANGED: dict[str, Any] = {
     "writes_per_minute": 30,
     "reads_per_minute": 90,
     "prometheus": True,
+    "slo_availability_pct": 99.9,
 }
 
 

@@ -127,3 +127,25 @@ def test_every_answered_request_counts_once(tmp_path: Path, status: int) -> None
         assert totals.window(30) == (1, int(status >= 500))
     finally:
         totals.close()
+
+
+def test_the_budget_is_the_contracts_objective_unless_the_setting_changes_it(
+    tmp_path: Path,
+) -> None:
+    default = _app(tmp_path)
+    try:
+        assert default.config["SLO_AVAILABILITY_PCT"] == contract.SLO_AVAILABILITY_PCT
+    finally:
+        _close(default)
+    strict = create_app(
+        {"DATABASE": str(tmp_path / "strict.db"), "ENV": "test", "SLO_AVAILABILITY_PCT": 99.9}
+    )
+    try:
+        client = strict.test_client()
+        for _ in range(3):
+            client.get("/api/health/live")
+        reported = client.get("/api/metrics").get_json()["sloBudget"]
+    finally:
+        _close(strict)
+    assert reported == budget.budget(99.9, contract.SLO_WINDOW_DAYS, 3, 0)
+    assert reported["objectivePct"] == 99.9

@@ -18,6 +18,7 @@ def test_defaults_are_the_documented_objectives() -> None:
     assert values["API_TOKEN"] == ""
     assert values["CORS_ORIGINS"] == ()
     assert values["TRUST_PROXY"] is False
+    assert values["SLO_AVAILABILITY_PCT"] == contract.SLO_AVAILABILITY_PCT
 
 
 def test_values_are_parsed_from_the_environment() -> None:
@@ -27,6 +28,7 @@ def test_values_are_parsed_from_the_environment() -> None:
     assert values["USER_LIMIT"] == 25
     assert values["CORS_ORIGINS"] == ("https://a.example", "https://b.example")
     assert config.from_environ({"APP_TRUST_PROXY": " TRUE "})["TRUST_PROXY"] is True
+    assert config.from_environ({"APP_SLO_AVAILABILITY_PCT": "99.9"})["SLO_AVAILABILITY_PCT"] == 99.9
 
 
 @pytest.mark.parametrize(
@@ -37,6 +39,7 @@ def test_values_are_parsed_from_the_environment() -> None:
         ("APP_SLOW_REQUEST_MS", "-5", "positive"),
         ("APP_ENV", "prod", "one of"),
         ("APP_SLO_ERROR_RATE_PCT", "150", "percentage"),
+        ("APP_SLO_AVAILABILITY_PCT", "0", "percentage"),
         ("APP_MAX_BODY_BYTES", "", "invalid literal"),
         ("APP_TRUST_PROXY", "yes", "true or false"),
     ],
