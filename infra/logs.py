@@ -21,6 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.alarm_specs import errors_alarm
+from infra.alerting import metric_alarm
 from service import contract
 from service.contract import log_group, metrics_namespace
 
@@ -112,21 +113,10 @@ class ErrorsAlarm(pulumi.ComponentResource):
     ):
         super().__init__("onebox:logs:ErrorsAlarm", name, None, opts)
         spec = errors_alarm(metrics_namespace(args.stack))
-        alarm = aws.cloudwatch.MetricAlarm(
-            f"{name}-{spec.key}",
-            alarm_description=f"{spec.level.priority} {spec.level.severity}: {spec.description}",
-            namespace=spec.namespace,
-            metric_name=spec.metric,
-            statistic=spec.statistic,
-            period=spec.period,
-            evaluation_periods=spec.evaluation_periods,
-            comparison_operator=spec.comparison,
-            threshold=spec.threshold,
-            treat_missing_data=spec.treat_missing_data,
-            alarm_actions=[args.topic_arn],
-            ok_actions=[args.topic_arn],
-            tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+        child = pulumi.ResourceOptions(parent=self)
+        # The filter's metric has no dimension: it counts the stack's errors, whichever box.
+        alarm = metric_alarm(
+            f"{name}-{spec.key}", spec, {}, [args.topic_arn], args.topic_arn, args.tags, child
         )
         self.alarm_name = alarm.name
         self.register_outputs({"alarm_name": self.alarm_name})

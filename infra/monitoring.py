@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.alarm_specs import AlarmSpec, instance_alarms, slo_burn_alarm
-from infra.alerting import alarm_topic
+from infra.alerting import alarm_topic, metric_alarm
 from infra.dashboard import dashboard_body
 from infra.uptime import Uptime, UptimeArgs
 from service import contract
@@ -31,48 +31,6 @@ class MonitoringArgs:
     tags: dict[str, str] = field(default_factory=dict)
     # What the outside check probes: (host, https, port); None while paused (no box, no check).
     uptime_target: tuple[pulumi.Input[str], bool, int] | None = None
-
-
-def _metric_args(spec: AlarmSpec, dimensions: dict[str, Any]) -> dict[str, Any]:
-    """The MetricAlarm arguments naming what it watches: one metric, or metric math."""
-    if not spec.expression:
-        return {
-            "namespace": spec.namespace,
-            "metric_name": spec.metric,
-            "period": spec.period,
-            "statistic": spec.statistic,
-            "dimensions": dimensions,
-        }
-    queries: list[dict[str, Any]] = [
-        {"id": "rate", "expression": spec.expression, "label": spec.metric, "return_data": True}
-    ]
-    if spec.queries:
-        queries[0]["period"] = spec.period
-        for query in spec.queries:
-            if query.expression:
-                queries.append(
-                    {"id": query.id, "expression": query.expression, "period": query.period}
-                )
-                continue
-            watched = {
-                "namespace": spec.namespace,
-                "metric_name": query.metric,
-                "period": query.period,
-                "stat": spec.statistic,
-                "dimensions": dimensions,
-            }
-            queries.append({"id": query.id, "metric": watched})
-        return {"metric_queries": queries}
-    for query_id, metric_name in spec.inputs:
-        watched = {
-            "namespace": spec.namespace,
-            "metric_name": metric_name,
-            "period": spec.period,
-            "stat": spec.statistic,
-            "dimensions": dimensions,
-        }
-        queries.append({"id": query_id, "metric": watched})
-    return {"metric_queries": queries}
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -122,21 +80,9 @@ class Monitoring(pulumi.ComponentResource):
         actions: list[Any] = [topic_arn]
         if spec.ec2_action:
             actions.insert(0, f"arn:aws:automate:{args.region}:ec2:{spec.ec2_action}")
-        metric = _metric_args(spec, {contract.METRIC_DIMENSION: args.instance_id})
-        aws.cloudwatch.MetricAlarm(
-            f"{name}-{spec.key}",
-            # The priority first: it is what the notification's reader needs before anything.
-            alarm_description=f"{spec.level.priority} {spec.level.severity}: {spec.description}",
-            comparison_operator=spec.comparison,
-            threshold=spec.threshold,
-            evaluation_periods=spec.evaluation_periods,
-            treat_missing_data=spec.treat_missing_data,
-            alarm_actions=actions,
-            ok_actions=[topic_arn],
-            tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self),
-            **metric,
-        )
+        dimensions = {contract.METRIC_DIMENSION: args.instance_id}
+        child = pulumi.ResourceOptions(parent=self)
+        metric_alarm(f"{name}-{spec.key}", spec, dimensions, actions, topic_arn, args.tags, child)
 
     def _budget(self, name: str, args: MonitoringArgs, topic_arn: pulumi.Output[str]) -> None:
         notify = [

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.alarm_specs import UPTIME_PATH, uptime_alarm
-from infra.alerting import alarm_topic
+from infra.alerting import alarm_topic, metric_alarm
 
 ALARM_REGION = "us-east-1"
 REQUEST_INTERVAL = 30  # seconds between checks per checker region (10 costs an extra feature)
@@ -75,23 +75,8 @@ class Uptime(pulumi.ComponentResource):
         if args.region != ALARM_REGION:
             topic = self._east_topic(name, args, in_east)
         spec = uptime_alarm()
-        aws.cloudwatch.MetricAlarm(
-            f"{name}-{spec.key}",
-            alarm_description=f"{spec.level.priority} {spec.level.severity}: {spec.description}",
-            namespace=spec.namespace,
-            metric_name=spec.metric,
-            dimensions={"HealthCheckId": check.id},
-            statistic=spec.statistic,
-            period=spec.period,
-            evaluation_periods=spec.evaluation_periods,
-            comparison_operator=spec.comparison,
-            threshold=spec.threshold,
-            treat_missing_data=spec.treat_missing_data,
-            alarm_actions=[topic],
-            ok_actions=[topic],
-            tags=args.tags,
-            opts=in_east,
-        )
+        dimensions = {"HealthCheckId": check.id}
+        metric_alarm(f"{name}-{spec.key}", spec, dimensions, [topic], topic, args.tags, in_east)
         self.health_check_id = check.id
         self.topic_arn = pulumi.Output.from_input(topic)
         self.register_outputs(
