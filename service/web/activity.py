@@ -21,12 +21,13 @@ from collections.abc import Callable
 
 from service.logs import log_event
 from service.store import StoreError, UserStateStore
+from service.web.batching import BackgroundFlush
 
 WINDOW_SECONDS = 300
 MAX_USERS = 100_000  # per worker: about 15 MB at most for the two maps together
 
 
-class ActivityTracker:
+class ActivityTracker(BackgroundFlush):
     def __init__(
         self,
         store: UserStateStore,
@@ -38,14 +39,12 @@ class ActivityTracker:
         self.store = store
         self.resolution = resolution
         self.clock = clock
-        self.flush_seconds = flush_seconds
+        super().__init__(flush_seconds, "activity-flush")
         self.max_users = max_users
         self._recorded: OrderedDict[str, float] = OrderedDict()  # oldest recording first
         self._pending: OrderedDict[str, float] = OrderedDict()  # the next batch to write
         self._lock = threading.Lock()
         self._flushing = threading.Lock()  # one batch in flight at a time, in order
-        self._stop = threading.Event()
-        self._flusher: threading.Thread | None = None
 
     def seen(self, user_id: str, flush: bool = False) -> None:
         """Note that `user_id` made a request now; `flush` writes the batch at once."""
@@ -86,25 +85,6 @@ class ActivityTracker:
                     self._pending = batch
                     _trim(self._pending, self.max_users)
                 log_event("activity_not_recorded", users=len(batch), reason=str(exc))
-
-    def _start_flusher(self) -> None:
-        with self._lock:
-            if self._flusher is not None or self._stop.is_set():
-                return
-            # Started on first use, not in __init__: gunicorn forks workers after import.
-            self._flusher = threading.Thread(target=self._run, name="activity-flush", daemon=True)
-        self._flusher.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.flush_seconds):
-            self.flush()
-
-    def close(self) -> None:
-        """Stop the background flushes and write what is waiting (the store is still open)."""
-        self._stop.set()
-        if self._flusher is not None:
-            self._flusher.join(timeout=self.flush_seconds + 5)
-        self.flush()
 
     def __len__(self) -> int:
         """Users remembered (recent and waiting): what this tracker's memory grows with."""

@@ -22,6 +22,7 @@ from service import contract
 from service.db import SqliteStore
 from service.logs import log_event
 from service.store import StoreError
+from service.web.batching import BackgroundFlush
 
 EXTENSION = "onebox_budget"
 
@@ -61,7 +62,7 @@ def budget(
     }
 
 
-class DailyTotals:
+class DailyTotals(BackgroundFlush):
     """This worker's requests and 5xx per UTC day, written to the store in batches."""
 
     def __init__(
@@ -72,12 +73,10 @@ class DailyTotals:
     ) -> None:
         self.store = store
         self.clock = clock
-        self.flush_seconds = flush_seconds
+        super().__init__(flush_seconds, "budget-flush")
         self._pending: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
-        self._stop = threading.Event()
-        self._flusher: threading.Thread | None = None
 
     def count(self, status: int) -> None:
         """One request answered with `status`, today."""
@@ -85,13 +84,8 @@ class DailyTotals:
         with self._lock:
             requests, errors = self._pending.get(day, (0, 0))
             self._pending[day] = (requests + 1, errors + (status >= 500))
-            start = self._flusher is None and not self._stop.is_set()
-            if start:
-                # Started on first use, not in __init__: gunicorn forks workers after import.
-                self._flusher = threading.Thread(target=self._run, name="budget-flush", daemon=True)
-        if start:
-            assert self._flusher is not None
-            self._flusher.start()
+        if self._flusher is None:
+            self._start_flusher()
 
     def flush(self) -> None:
         """Add the waiting counts to the table; on failure keep them for the next flush."""
@@ -115,16 +109,9 @@ class DailyTotals:
         rows = self.store.daily_totals(first_day(self.clock(), window_days))
         return sum(r for r, _ in rows.values()), sum(e for _, e in rows.values())
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.flush_seconds):
-            self.flush()
-
     def close(self) -> None:
-        """Stop the background flushes and write what is waiting."""
-        self._stop.set()
-        if self._flusher is not None:
-            self._flusher.join(timeout=self.flush_seconds + 5)
-        self.flush()
+        """Stop the background flushes, write what is waiting, close the store."""
+        super().close()
         self.store.close()
 
 
