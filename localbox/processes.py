@@ -1,4 +1,5 @@
-"""Child processes on 127.0.0.1: a free port to give one, and one way to stop one.
+"""Child processes on 127.0.0.1: a free port to give one, one way to ask it over HTTP, and one
+way to stop one.
 
 The local box, the tests and the benchmarks all start gunicorn, moto_server or the box itself
 in a session of its own (`start_new_session=True`) and stop it with `stop`.
@@ -11,6 +12,8 @@ import os
 import signal
 import socket
 import subprocess
+import urllib.error
+import urllib.request
 from typing import Any
 
 
@@ -20,6 +23,17 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def http_status(url: str, timeout: float = 2.0) -> int:
+    """The HTTP status of a GET on loopback, 4xx and 5xx included; 0 when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback)
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
 
 
 def stop(

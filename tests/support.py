@@ -9,14 +9,12 @@ import os
 import shutil
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from localbox.processes import free_port, stop
+from localbox.processes import free_port, http_status, stop
 from localbox.units import PathMap, read_unit
 
 __all__ = ["free_port", "stop"]  # re-exported: tests import them from here
@@ -48,11 +46,7 @@ def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "co
 
 def answers(url: str) -> bool:
     """Whether `url` answers 200 right now."""
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (http on loopback)
-            return bool(response.status == 200)
-    except (OSError, urllib.error.URLError):
-        return False
+    return http_status(url, timeout=1) == 200
 
 
 def unit_directives(unit: str, key: str) -> list[str]:

@@ -15,8 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,7 @@ from pathlib import Path
 from bench.drills.proxy import Proxy
 from localbox.box import read_env_file
 from localbox.moto import moto_server
-from localbox.processes import free_port, stop
+from localbox.processes import free_port, http_status, stop
 from localbox.units import ROOT
 from service.contract import PUBLISH_UNIT, WEB_UNIT
 
@@ -61,7 +59,7 @@ class DrillBox:
         return children(self.pid())
 
     def ready(self) -> bool:
-        return status(f"{self.url}/api/health/ready") == 200
+        return http_status(f"{self.url}/api/health/ready") == 200
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -80,17 +78,6 @@ class DrillBox:
 
     def connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.database, timeout=10)
-
-
-def status(url: str) -> int:
-    """The HTTP status of a GET, 0 when nothing answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
 
 
 def children(pid: int) -> set[int]:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import boto3
 
-from bench.drills.harness import DrillBox, status, wait_for
+from bench.drills.harness import DrillBox, wait_for
 from bench.drills.report import Result, lost_writes
 from bench.load import Load, Tally
-from localbox.processes import free_port, stop
+from localbox.processes import free_port, http_status, stop
 from localbox.units import ROOT, PathMap, read_unit
 from service.agent.layout import Layout
 from service.agent.release import extract
@@ -112,7 +112,7 @@ def _serve(layout: Layout, work: Path, port: int) -> subprocess.Popen[bytes]:
             start_new_session=True,
         )
     ready = f"http://127.0.0.1:{port}/api/health/ready"
-    if wait_for(lambda: proc.poll() is not None or status(ready) == 200, 60) is None:
+    if wait_for(lambda: proc.poll() is not None or http_status(ready) == 200, 60) is None:
         stop(proc, grace=5)
         raise RuntimeError(f"the drill's gunicorn did not get ready; see {work / 'gunicorn.log'}")
     return proc

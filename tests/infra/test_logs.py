@@ -20,11 +20,20 @@ GROUP = "aws:cloudwatch/logGroup:LogGroup"
 GROUP_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:/onebox/unit"
 
 
-def _declared(monitor: RecordingMonitor, name: str) -> dict[str, object]:
+def _inputs(monitor: RecordingMonitor, typ: str, name: str | None = None) -> dict[str, Any]:
+    """The inputs of the one resource of type `typ` declared (named `name`, when given)."""
     mocks = monitor.mocks
     assert isinstance(mocks, OneboxMocks)
-    (inputs,) = [inputs for typ, named, inputs in mocks.declared if (typ, named) == (GROUP, name)]
+    (inputs,) = [i for t, n, i in mocks.declared if t == typ and name in (None, n)]
     return inputs
+
+
+@pytest.fixture
+def logs(monitor: RecordingMonitor) -> Logs:
+    """The unit stack's Logs with the default retention, declared under `monitor`'s mocks."""
+    return Logs(
+        "unit-logs", LogsArgs(stack="unit", retention_days=config.DEFAULTS.log_retention_days)
+    )
 
 
 @pulumi.runtime.test
@@ -35,7 +44,7 @@ def test_one_group_per_stack_keeps_events_for_the_configured_days(
 
     def check(name: str) -> None:
         assert name == "/onebox/unit" == log_group("unit")
-        inputs = _declared(monitor, "unit-logs-group")
+        inputs = _inputs(monitor, GROUP, "unit-logs-group")
         assert inputs["name"] == "/onebox/unit"
         assert inputs["retentionInDays"] == 30
 
@@ -43,15 +52,13 @@ def test_one_group_per_stack_keeps_events_for_the_configured_days(
 
 
 @pulumi.runtime.test
-def test_the_group_outlives_the_instance_and_the_stack(monitor: RecordingMonitor) -> None:
-    logs = Logs(
-        "unit-logs", LogsArgs(stack="unit", retention_days=config.DEFAULTS.log_retention_days)
-    )
-
+def test_the_group_outlives_the_instance_and_the_stack(
+    monitor: RecordingMonitor, logs: Logs
+) -> None:
     def check(_: str) -> None:
         options = monitor.options[(GROUP, "unit-logs-group")]
         assert options["retain_on_delete"] is True
-        assert _declared(monitor, "unit-logs-group")["retentionInDays"] == 14
+        assert _inputs(monitor, GROUP, "unit-logs-group")["retentionInDays"] == 14
 
     return logs.group_arn.apply(check)  # type: ignore[return-value]
 
@@ -117,21 +124,12 @@ FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 
-def _only(monitor: RecordingMonitor, typ: str) -> dict[str, Any]:
-    mocks = monitor.mocks
-    assert isinstance(mocks, OneboxMocks)
-    (inputs,) = [inputs for declared_type, _, inputs in mocks.declared if declared_type == typ]
-    return inputs
-
-
 @pulumi.runtime.test
 def test_the_group_counts_logged_exceptions_as_errors_in_the_stacks_namespace(
-    monitor: RecordingMonitor,
+    monitor: RecordingMonitor, logs: Logs
 ) -> None:
-    logs = Logs("unit-logs", LogsArgs(stack="unit", retention_days=14))
-
     def check(_: str) -> None:
-        inputs = _only(monitor, FILTER)
+        inputs = _inputs(monitor, FILTER)
         assert inputs["logGroupName"] == "/onebox/unit"
         assert inputs["pattern"] == ERRORS_PATTERN
         assert inputs["metricTransformation"] == {
@@ -152,7 +150,7 @@ def test_one_logged_exception_in_five_minutes_notifies_the_topic(
     alarm = ErrorsAlarm("unit-errors", ErrorsAlarmArgs(stack="unit", topic_arn=topic))
 
     def check(_: str) -> None:
-        inputs = _only(monitor, ALARM)
+        inputs = _inputs(monitor, ALARM)
         assert (inputs["namespace"], inputs["metricName"]) == ("Onebox/unit", "Errors")
         assert inputs["statistic"] == "Sum" and inputs["period"] == 300
         assert inputs["comparisonOperator"] == "GreaterThanOrEqualToThreshold"

@@ -1,14 +1,20 @@
-"""Stopping a child process: signal, grace, then SIGKILL to its whole group."""
+"""Child processes: a free port, the status a GET gets, and stopping (signal, grace, then
+SIGKILL to the whole group)."""
 
 from __future__ import annotations
 
+import http.server
 import signal
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
-from localbox.processes import free_port, stop
+import pytest
+
+from localbox.processes import free_port, http_status, stop
 from tests.support import wait_until
 
 IGNORES_SIGTERM = (
@@ -56,3 +62,22 @@ def test_a_process_that_already_exited_is_only_reaped() -> None:
 def test_a_free_port_can_be_bound_at_once() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", free_port()))
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    """The URL of a plain http.server on loopback (it answers 404 for what it does not have)."""
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_get_reports_an_error_status_rather_than_raising(server: str) -> None:
+    assert http_status(f"{server}/nothing") == 501  # the bare handler has no do_GET
+
+
+def test_a_get_where_nothing_listens_is_status_zero() -> None:
+    assert http_status(f"http://127.0.0.1:{free_port()}/") == 0

@@ -4,8 +4,6 @@ service under gunicorn after some traffic (with a real 5xx), each scraped on loo
 from __future__ import annotations
 
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +12,7 @@ import boto3
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from localbox.processes import http_status
 from service import contract
 from tests.aws import aws_environment, moto_server
 from tests.monitoring.real import running, scrape
@@ -86,27 +85,18 @@ def node_exporter(textfile: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         yield url
 
 
-def get(url: str) -> int:
-    """The status of a GET on loopback, 4xx and 5xx included."""
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
 def drive(service: Service) -> None:
     """Requests the rules and the dashboard count: 200s and 404s on two routes."""
     for _ in range(3):
-        assert get(f"{service.url}/api/health") == 200
-        assert get(f"{service.url}/api/users/alice/state") == 404
+        assert http_status(f"{service.url}/api/health", timeout=5) == 200
+        assert http_status(f"{service.url}/api/users/alice/state", timeout=5) == 404
 
 
 def break_database(service: Service) -> None:
     """A real 5xx: the database file deleted under the service, readiness answers 503."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{service.database}{suffix}").unlink(missing_ok=True)
-    assert get(f"{service.url}/api/health/ready") == 503
+    assert http_status(f"{service.url}/api/health/ready", timeout=5) == 503
 
 
 @pytest.fixture(scope="session")

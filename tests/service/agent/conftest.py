@@ -163,6 +163,21 @@ def serve(box: Layout, tmp_path: Path) -> Iterator[Callable[[], Gunicorn]]:
         server.stop()
 
 
+@dataclass(frozen=True)
+class Live:
+    """A first release on the box, switched to without the agent, and gunicorn serving it."""
+
+    version: str
+    server: Gunicorn
+
+
+@pytest.fixture
+def live(box: Layout, tmp_path: Path, serve: Callable[[], Gunicorn]) -> Live:
+    """The box as a deploy finds it: one release installed, current, and answering."""
+    version = install(box, releases.build(), tmp_path)
+    return Live(version, serve())
+
+
 class Recorder(logging.Handler):
     """Keeps the fields of every event the agent logs."""
 

@@ -22,7 +22,7 @@ from service import config
 from service.agent.__main__ import main
 from service.agent.layout import Layout
 from tests.service.agent import releases
-from tests.service.agent.conftest import Gunicorn, install
+from tests.service.agent.conftest import Gunicorn, Live
 from tests.support import unit_directives
 
 LATER = 0.5  # seconds between the touch and the HUP
@@ -68,14 +68,13 @@ def helper(request_file: Path) -> Iterator[Callable[[Gunicorn], list[float]]]:
 def test_a_deploy_goes_live_through_the_default_reload_request(
     box: Layout,
     tmp_path: Path,
-    serve: Callable[[], Gunicorn],
+    live: Live,
     publish: Callable[[bytes], str],
     agent_env: Callable[..., None],
     request_file: Path,
     helper: Callable[[Gunicorn], list[float]],
 ) -> None:
-    install(box, releases.build(), tmp_path)
-    server = serve()
+    server = live.server
     sent = helper(server)
     request_file.parent.mkdir(parents=True)  # the agent's RuntimeDirectory= on the box
     program, *arguments = config.defaults()["AGENT_RELOAD_COMMAND"]

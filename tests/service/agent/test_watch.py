@@ -8,7 +8,6 @@ import contextlib
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from bench.load import Load, Tally
 from service.agent.__main__ import main
 from service.agent.layout import Layout
 from tests.service.agent import releases
-from tests.service.agent.conftest import Gunicorn, Recorder, install
+from tests.service.agent.conftest import Live, Recorder
 from tests.service.agent.test_zero_downtime import health
 
 pytestmark = pytest.mark.slow
@@ -42,15 +41,13 @@ class Watched:
 @pytest.fixture
 def watched(
     box: Layout,
-    tmp_path: Path,
-    serve: Callable[[], Gunicorn],
+    live: Live,
     publish: Callable[[bytes], str],
     agent_env: Callable[..., None],
 ) -> Callable[..., Watched]:
     """watched(edits, load=True, **settings): publish a release edited so, run the agent once
     with the watch on (under load unless told otherwise)."""
-    good = install(box, releases.build(), tmp_path)
-    server = serve()
+    good, server = live.version, live.server
     port = urllib.parse.urlsplit(server.url).port
     assert port is not None
 
@@ -73,6 +70,16 @@ def only(recorder: Recorder, event: str) -> dict[str, Any]:
     found = recorder.named(event)
     assert len(found) == 1, [fields["event"] for fields in recorder.fields]
     return found[0]
+
+
+def kept(box: Layout, recorder: Recorder, run: Watched, judged: bool) -> dict[str, Any]:
+    """The `release_kept` event of a run that kept its release (checked: the agent exited 0,
+    the release is current, and it was judged or not as expected)."""
+    assert run.code == 0
+    assert box.current_version() == run.version
+    event = only(recorder, "release_kept")
+    assert event["judged"] is judged
+    return event
 
 
 def test_a_release_that_serves_errors_after_going_ready_is_rolled_back_within_the_watch(
@@ -99,11 +106,8 @@ def test_a_healthy_release_is_kept_after_its_watch(
 ) -> None:
     new = watched(releases.MARKED, watch="3")
 
-    assert new.code == 0
-    assert box.current_version() == new.version
-    kept = only(recorder, "release_kept")
-    assert kept["judged"] is True
-    assert kept["window"]["errors"] == 0
+    event = kept(box, recorder, new, judged=True)
+    assert event["window"]["errors"] == 0
     assert new.tally is not None and new.tally.failed + new.tally.refused == 0
 
 
@@ -112,13 +116,10 @@ def test_a_slower_release_within_the_limits_is_kept(
 ) -> None:
     slower = watched(releases.SLOWER_READS, watch="3")
 
-    assert slower.code == 0
-    assert box.current_version() == slower.version
-    kept = only(recorder, "release_kept")
-    assert kept["judged"] is True
+    event = kept(box, recorder, slower, judged=True)
     # Slower than before by the edit's 20 ms, and still under the objective's p95 (1 s).
-    assert kept["baseline"]["p95Ms"] < kept["window"]["p95Ms"] <= kept["maxP95Ms"]
-    assert kept["window"]["p95Ms"] >= 20
+    assert event["baseline"]["p95Ms"] < event["window"]["p95Ms"] <= event["maxP95Ms"]
+    assert event["window"]["p95Ms"] >= 20
 
 
 def test_too_few_requests_to_judge_keep_the_release_and_the_agent_says_so(
@@ -126,8 +127,5 @@ def test_too_few_requests_to_judge_keep_the_release_and_the_agent_says_so(
 ) -> None:
     quiet = watched(releases.MARKED, load=False, watch="2", watch_min_requests="100")
 
-    assert quiet.code == 0
-    assert box.current_version() == quiet.version
-    kept = only(recorder, "release_kept")
-    assert kept["judged"] is False
-    assert "too few to judge" in kept["reason"]
+    event = kept(box, recorder, quiet, judged=False)
+    assert "too few to judge" in event["reason"]
