@@ -39,7 +39,7 @@ def test_backup_uploads_an_encrypted_object_with_checksums_and_row_counts(
         "raw-sha256": result["rawSha256"],
         "gz-sha256": result["gzSha256"],
         "raw-bytes": str(result["rawBytes"]),
-        "rows": "service_meta=0,user_activity=0,user_states=50",
+        "rows": "daily_requests=0,service_meta=0,user_activity=0,user_states=50",
         "source-host": "ip-10-0-0-1",
     }
     assert head["ContentLength"] == result["gzBytes"]

@@ -139,7 +139,12 @@ def test_the_data_unit_restores_at_first_boot_and_backs_up_the_last_write_at_sto
     commands.restore_database(replace(settings, database=final))
     assert started["event"] == "restore_done"
     assert stopped["event"] == "backup_done"
-    assert stopped["rows"] == {"service_meta": 0, "user_activity": 0, "user_states": 51}
+    assert stopped["rows"] == {
+        "daily_requests": 0,
+        "service_meta": 0,
+        "user_activity": 0,
+        "user_states": 51,
+    }
     assert stopped["key"] > str(started["key"])
     with closing(sqlite3.connect(final)) as conn:
         assert conn.execute("SELECT 1 FROM user_states WHERE user_id = 'u04242'").fetchone()
