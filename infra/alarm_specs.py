@@ -1,18 +1,19 @@
-"""The alarms of the stack as plain data (pure: no pulumi import).
+"""The alarms of the stack as plain data (pure: no pulumi import; each is an `AlarmSpec` of
+infra/alarm_spec.py).
 
-Twelve alarms: four on AWS/EC2 metrics, six on the box's custom metrics (names from
-service.contract), the error budget's burn rate over those metrics (`slo_burn_alarm`), and the
-outside uptime check (`uptime_alarm`, on Route 53's metric in us-east-1). Thresholds are the
-service's objectives: p95 <= 1000 ms, 5xx rate <= 1 %, CPU <= 80 %, a heartbeat every minute,
-a backup every `BACKUP_EVERY_SECONDS` (alarm after `BACKUP_MISSED_RUNS` missed runs), and the
-availability objective's burn windows (the stack's sloAvailabilityPct). Each alarm's priority
-and severity are the contract's `ALARMS` row of the same key.
+Thirteen alarms: four on AWS/EC2 metrics, six on the box's custom metrics (names from
+service.contract), the error budget's burn rate over those metrics (`slo_burn_alarm`), the
+outside uptime check (`uptime_alarm`, on Route 53's metric in us-east-1) and the logged errors
+(`errors_alarm`, on the log group's metric filter). Thresholds are the service's objectives:
+p95 <= 1000 ms, 5xx rate <= 1 %, CPU <= 80 %, a heartbeat every minute, a backup every
+`BACKUP_EVERY_SECONDS` (alarm after `BACKUP_MISSED_RUNS` missed runs), and the availability
+objective's burn windows (the stack's sloAvailabilityPct). Each alarm's priority and severity
+are the contract's `ALARMS` row of the same key.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from infra.alarm_spec import AlarmSpec, Query
 from service import contract
 
 EC2 = "AWS/EC2"
@@ -24,49 +25,6 @@ SLO_BURN_KEY = "slo-burn"
 # are free; `alarm_metric_count` says how many the stack reads).
 MAX_ALARMS = 13
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-@dataclass(frozen=True)
-class Query:
-    """One metric-math input of an alarm: a box metric read over `period`, or an expression."""
-
-    id: str
-    period: int
-    metric: str | None = None  # a metric of the alarm's namespace (Sum over `period`)
-    expression: str | None = None
-
-
-@dataclass(frozen=True)
-class AlarmSpec:
-    """One CloudWatch alarm on one metric (or a metric-math expression) of the instance."""
-
-    key: str
-    description: str
-    namespace: str
-    metric: str
-    statistic: str
-    comparison: str
-    threshold: float
-    period: int = 60
-    evaluation_periods: int = 1
-    treat_missing_data: str = "missing"
-    ec2_action: str | None = None  # "recover" or "reboot": EC2 acts on the box itself
-    expression: str | None = None  # metric math over the ids named in `inputs`
-    inputs: tuple[tuple[str, str], ...] = ()  # (id, metric name) read by `expression`
-    # Several windows: each input at its own period; `expression` (returned) combines them.
-    queries: tuple[Query, ...] = ()
-
-    @property
-    def level(self) -> contract.Alarm:
-        """The alarm's priority and severity, as service.contract.ALARMS states them."""
-        return contract.ALARMS_BY_KEY[self.key]
-
-    @property
-    def alarm_metrics(self) -> int:
-        """Alarm metrics CloudWatch bills for: a metric-math alarm counts each metric it reads."""
-        if self.queries:
-            return sum(1 for query in self.queries if query.metric)
-        return len(self.inputs) if self.expression else 1
 
 
 def instance_alarms(namespace: str, p95_ms: float = 1000, error_pct: float = 1) -> list[AlarmSpec]:

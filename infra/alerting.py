@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import policies
-from infra.alarm_specs import AlarmSpec
+from infra.alarm_spec import AlarmSpec
 
 
 def alarm_topic(

@@ -10,7 +10,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.alarm_specs import AlarmSpec, instance_alarms, slo_burn_alarm
+from infra.alarm_spec import AlarmSpec
+from infra.alarm_specs import instance_alarms, slo_burn_alarm
 from infra.alerting import alarm_topic, metric_alarm
 from infra.dashboard import dashboard_body
 from infra.uptime import Uptime, UptimeArgs

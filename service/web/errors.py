@@ -64,7 +64,8 @@ def init_app(app: Flask) -> None:
         # Only now: with Sentry off, no process imports sentry_sdk (tests pass a transport).
         from service.web import sentry
 
-        sentry.init_app(app, dsn, transport=app.config.get("SENTRY_TRANSPORT"))
+        report = sentry.init_app(app, dsn, transport=app.config.get("SENTRY_TRANSPORT"))
+        app.extensions[SENTRY_EXTENSION] = report
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> Response:

@@ -16,11 +16,10 @@ import sentry_sdk
 from flask import Flask
 from sentry_sdk.integrations.flask import FlaskIntegration
 
-from service.web.errors import SENTRY_EXTENSION
 
-
-def init_app(app: Flask, dsn: str, transport: Any = None) -> None:
-    """Start the SDK for this process; `transport` replaces its HTTP transport (tests)."""
+def init_app(app: Flask, dsn: str, transport: Any = None) -> Callable[[BaseException], object]:
+    """Start the SDK for this process and return how to report an exception; `transport`
+    replaces its HTTP transport (tests)."""
     options: dict[str, Any] = {}
     if transport is not None:
         options["transport"] = transport
@@ -33,4 +32,4 @@ def init_app(app: Flask, dsn: str, transport: Any = None) -> None:
         **options,
     )
     report: Callable[[BaseException], object] = sentry_sdk.capture_exception
-    app.extensions[SENTRY_EXTENSION] = report
+    return report

@@ -11,7 +11,16 @@ import pytest
 from tests.support import ROOT
 
 INFRA = ROOT / "infra"
-PURE = ["alarm_specs", "costs", "dashboard", "policies", "sources", "tags", "userdata"]
+PURE = [
+    "alarm_spec",
+    "alarm_specs",
+    "costs",
+    "dashboard",
+    "policies",
+    "sources",
+    "tags",
+    "userdata",
+]
 COMPONENTS = {
     "network": "onebox:network:Network",
     "bucket": "onebox:bucket:BackupBucket",
