@@ -26,6 +26,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from service.web import (
         auth,
         body,
+        budget,
         cors,
         errors,
         health,
@@ -66,6 +67,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         started_at=float(os.environ.get("ONEBOX_STARTED_AT", time.time())),
     )
 
+    budget.init_app(app, sqlite)  # the raw store: its daily totals are not traced
     errors.init_app(app)
     observe.init_app(app)
     body.init_app(app)

@@ -109,11 +109,6 @@ class DailyTotals(BackgroundFlush):
         rows = self.store.daily_totals(first_day(self.clock(), window_days))
         return sum(r for r, _ in rows.values()), sum(e for _, e in rows.values())
 
-    def close(self) -> None:
-        """Stop the background flushes, write what is waiting, close the store."""
-        super().close()
-        self.store.close()
-
 
 def of(app: Flask) -> DailyTotals:
     totals: DailyTotals = app.extensions[EXTENSION]
@@ -135,13 +130,8 @@ def summary(app: Flask) -> dict[str, object]:
     return budget(objective, days, requests, errors)
 
 
-def init_app(app: Flask) -> None:
-    """Count every answered request; a second connection to the app's database holds the rows."""
-    store = SqliteStore(
-        app.config["DATABASE"],
-        busy_timeout_ms=app.config["DB_BUSY_TIMEOUT_MS"],
-        pragmas=app.config.get("DATABASE_PRAGMAS"),
-    )
+def init_app(app: Flask, store: SqliteStore) -> None:
+    """Count every answered request into the app's own store (closed by shutdown, after this)."""
     totals = DailyTotals(store)
     app.extensions[EXTENSION] = totals
     atexit.register(totals.flush)  # a worker's last seconds of counts survive its exit

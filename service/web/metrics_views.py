@@ -12,8 +12,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify
-from flask.blueprints import BlueprintSetupState
+from flask import Blueprint, Response, current_app, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Metric, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
@@ -26,13 +25,6 @@ from service.web.process import peak_rss_mb, rss_mb
 from service.web.runtime import Runtime
 
 bp = Blueprint("metrics", __name__)
-
-
-@bp.record_once
-def _count_requests(state: BlueprintSetupState) -> None:
-    # The budget's daily totals come with the view that reports them.
-    assert isinstance(state.app, Flask)  # a Flask app registers this blueprint
-    budget.init_app(state.app)
 
 
 class ServiceCollector:

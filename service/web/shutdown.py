@@ -18,7 +18,7 @@ from typing import Any
 from flask import Flask
 
 from service.logs import log_event
-from service.web import runtime
+from service.web import budget, runtime
 
 SIGNAL_NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT", signal.SIGQUIT: "SIGQUIT"}
 
@@ -29,11 +29,13 @@ def begin(app: Flask) -> None:
 
 
 def close(app: Flask) -> None:
-    """After the last request: write the users seen but not yet stored, close the store, say so."""
+    """After the last request: write the users seen and the day's counts not yet stored, close
+    the store, say so."""
     pid = os.getpid()
     log_event("server_closed", message="HTTP server closed", pid=pid)
     rt = runtime.of(app)
     rt.activity.close()
+    budget.of(app).close()
     rt.store.close()
     log_event("database_closed", message="Database connection closed", pid=pid)
     if runtime.TRACING in app.extensions:  # tracing on: send the spans still queued
