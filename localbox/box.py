@@ -22,7 +22,7 @@ from localbox import edge
 from localbox.listen import activated, listening_socket, unix_listening_socket
 from localbox.moto import aws_environment, moto_server
 from localbox.supervised import Supervised
-from localbox.units import DEPLOY, ROOT, PathMap, Unit, read_unit
+from localbox.units import DEPLOY, OFF_BOX, ROOT, PathMap, Unit, read_unit
 from service import config
 from service.contract import ENV_FILE, GUNICORN_METRICS_URL, SOCKET_UNIT, WEB_UNIT
 
@@ -63,13 +63,8 @@ class Roles:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines as systemd's EnvironmentFile= reads them (comments and blanks skipped)."""
-    env: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        name, sep, value = line.strip().partition("=")
-        if sep and not name.startswith(("#", ";")):
-            env[name.strip()] = value.strip().strip('"')
-    return env
+    """An env file the local box wrote (the box's format: service.config reads it)."""
+    return config.parse_env_file(path.read_text())
 
 
 @dataclass
@@ -141,8 +136,7 @@ class Box:
         env = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
         env |= aws_environment(endpoint)
         env |= self.paths.env(unit.environment())
-        if "APP_API_TOKEN_FILE" in env:  # the box's token file is onebox-secrets'; not run here
-            env["APP_API_TOKEN_FILE"] = ""
+        env |= {name: value for name, value in OFF_BOX.items() if name in env}
         for file in unit.values("EnvironmentFile"):
             path = Path(self.paths(file.lstrip("-")))
             if path.exists():

@@ -20,6 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "service" / "deploy"
 # Prefixes systemd allows on Exec lines ("-" ignore failure, "@" argv0, "+!" privileges...).
 EXEC_PREFIXES = "-@:+!"
+# What the web unit's environment names that only a box has: onebox-secrets writes the token
+# file there. Off the box (the local box, the tests) it is blanked, and APP_API_TOKEN (or none)
+# is the token.
+OFF_BOX = {"APP_API_TOKEN_FILE": ""}
 # The one OnCalendar= shape whose runs are evenly spaced: every N minutes, N dividing an hour.
 _EVERY_N_MINUTES = re.compile(r"\*-\*-\* \*:00/(\d+):00")
 

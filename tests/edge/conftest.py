@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from localbox import edge
+from localbox.units import OFF_BOX
 from service.publish import scrape
 from tests.support import (
     ROOT,
@@ -91,7 +92,7 @@ def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
         "APP_DATABASE": str(run / "onebox.db"),
         "PROMETHEUS_MULTIPROC_DIR": str(run / "metrics"),
         "APP_TRUST_PROXY": "true",
-        "APP_API_TOKEN_FILE": "",  # onebox-secrets writes it on the box; not run here
+        **OFF_BOX,
     }
     stdout, stderr = run / "stdout.log", run / "stderr.log"
     with stdout.open("wb") as out, stderr.open("wb") as err:

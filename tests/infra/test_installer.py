@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from infra import sources, userdata, wheels
-from localbox.units import read_unit
+from localbox.units import OFF_BOX, read_unit
 from service import config
 from service.contract import (
     CURRENT,
@@ -94,7 +94,7 @@ def test_a_first_boot_with_pypi_unreachable_still_serves(
         "PWD": str(current),
         "APP_DATABASE": str(tmp_path / "onebox.db"),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-        "APP_API_TOKEN_FILE": "",  # onebox-secrets' file; its own tests run it
+        **OFF_BOX,  # onebox-secrets' file; its own tests run it
     }
     command = [str(on(root, argv[0])), *argv[1:], "--bind", f"127.0.0.1:{port}"]
     log = tmp_path / "gunicorn.log"

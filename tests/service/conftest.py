@@ -19,6 +19,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from localbox.units import OFF_BOX
 from service.web import create_app
 from tests.aws import aws_environment, moto_server
 from tests.support import (
@@ -104,8 +105,7 @@ def launch(tmp_path: Path, database: Path | None = None, **env: str) -> Service:
     environ = {
         **{k: v for k, v in os.environ.items() if not k.startswith("APP_")},
         **unit_environment(UNIT),
-        # The unit's token file is the box's; a test that wants one names its own.
-        "APP_API_TOKEN_FILE": "",
+        **OFF_BOX,  # a test that wants a token file names its own
         "APP_DATABASE": str(database or tmp_path / "onebox.db"),
         "PROMETHEUS_MULTIPROC_DIR": str(run / "metrics"),
         **env,

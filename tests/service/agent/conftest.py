@@ -20,6 +20,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from localbox.units import OFF_BOX
 from service.agent.layout import Layout
 from service.agent.release import extract
 from service.logs import EVENT_LOGGER
@@ -127,7 +128,7 @@ def _box_environment(layout: Layout, tmp_path: Path) -> dict[str, str]:
     unit_pwd = unit_environment("onebox.service").get("PWD", f"{BOX_ROOT}/current")
     env["PWD"] = unit_pwd.replace(BOX_ROOT, str(layout.root))
     env["APP_DATABASE"] = str(tmp_path / "onebox.db")
-    env["APP_API_TOKEN_FILE"] = ""  # onebox-secrets writes it on the box; not run here
+    env |= OFF_BOX
     env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
     return env
 
