@@ -16,7 +16,6 @@ token and the origin secret from their SecureStrings, infra/secrets.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,14 +147,9 @@ def _prometheus(on: bool) -> dict[str, str]:
     return {"APP_PROMETHEUS": "true", "APP_BACKUP_TEXTFILE": BACKUP_TEXTFILE} if on else {}
 
 
-def env_file(values: Mapping[str, str]) -> str:
-    """The env file's text (the contract's format); refuses what the format cannot carry."""
-    return service_config.env_file_text(dict(values))
-
-
 def settings(box: BoxEnvironment) -> str:
     """The settings parameter's value: the env file's text."""
-    return env_file(environment(box))
+    return service_config.env_file_text(environment(box))
 
 
 def bootstrap_environment(facts: BoxFacts) -> dict[str, str]:
@@ -195,7 +189,7 @@ def cloud_config(facts: BoxFacts, script: str, unit: str) -> dict[str, Any]:
     """The cloud-config document: the facts, the bootstrap and its unit, then start it."""
     return {
         "write_files": [
-            _file(BOOTSTRAP_ENV_FILE, env_file(bootstrap_environment(facts))),
+            _file(BOOTSTRAP_ENV_FILE, service_config.env_file_text(bootstrap_environment(facts))),
             _file(BOOTSTRAP, script, "0755"),
             _file(f"{SYSTEMD_DIR}/{BOOTSTRAP_UNIT}", unit),
         ],

@@ -17,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.userdata import BoxEnvironment, env_file, environment
+from infra.userdata import BoxEnvironment, environment
 from localbox import edge
 from localbox.listen import activated, listening_socket, unix_listening_socket
 from localbox.moto import aws_environment, moto_server
@@ -98,7 +98,7 @@ class Box:
         would supply (the instance id, the version)."""
         path = Path(self.paths(ENV_FILE))
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(env_file(self.env_values(endpoint)))
+        path.write_text(config.env_file_text(self.env_values(endpoint)))
         return path
 
     def env_values(self, endpoint: str) -> dict[str, str]:
@@ -129,7 +129,7 @@ class Box:
         (run / "localbox.pid").write_text(f"{os.getpid()}\n")
         env = self.environment(self.roles.backup, endpoint)
         wanted = {k: v for k, v in env.items() if k.startswith(("APP_", "AWS_"))}
-        (run / "localbox.env").write_text(env_file(wanted))
+        (run / "localbox.env").write_text(config.env_file_text(wanted))
 
     def environment(self, unit: Unit, endpoint: str) -> dict[str, str]:
         """The process environment: ours less APP_*, then the unit's, then its env file."""

@@ -87,7 +87,7 @@ _ENV_QUOTED = re.compile(r"[A-Za-z0-9_./:@+=,* -]*")
 _ENV_LINE = re.compile(r'([A-Z][A-Z0-9_]*)=(?:"([A-Za-z0-9_./:@+=,* -]*)"|([A-Za-z0-9_./:@+=,-]*))')
 
 
-def env_file_text(values: dict[str, str]) -> str:
+def env_file_text(values: Mapping[str, str]) -> str:
     """The env file's text; refuses a name or a value the format cannot carry, naming it."""
     lines = []
     for name, value in values.items():

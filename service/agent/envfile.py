@@ -27,10 +27,6 @@ def parse(text: str) -> dict[str, str]:
         raise config.ConfigError(f"settings: {exc}") from None
 
 
-def render(values: dict[str, str]) -> str:
-    return config.env_file_text(values)
-
-
 def _write(path: Path, text: str) -> None:
     """Replace the file atomically; in place when its directory is not ours to write."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}")
@@ -61,7 +57,7 @@ class SettingsSync:
         if current == wanted:
             log_event("settings_unchanged", parameter=self.parameter)
             return False
-        _write(self.path, render(wanted))
+        _write(self.path, config.env_file_text(wanted))
         changed = sorted(
             k for k in wanted.keys() | current.keys() if wanted.get(k) != current.get(k)
         )

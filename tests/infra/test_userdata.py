@@ -215,12 +215,12 @@ def test_the_bootstrap_unit_retries_forever_and_passes_systemd_analyze(tmp_path:
 )
 def test_env_file_refuses_what_it_cannot_carry(name: str, value: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        userdata.env_file({name: value})
+        service_config.env_file_text({name: value})
 
 
 def test_a_value_with_spaces_is_quoted_and_reads_back_the_same() -> None:
     values = {"APP_MAINTENANCE_WINDOW": "Sun *-*-* 03:00:00", "APP_ENV": "production"}
-    text = userdata.env_file(values)
+    text = service_config.env_file_text(values)
     assert 'APP_MAINTENANCE_WINDOW="Sun *-*-* 03:00:00"\n' in text
     assert service_config.parse_env_file(text) == values
 
