@@ -61,3 +61,12 @@ def test_the_cost_table_totals_are_what_infra_costs_computes(column: int, tier: 
     (total,) = table_rows((DOCS / "infrastructure.md").read_text(), r"\*\*total\*\*")
     computed = costs.total(costs.breakdown(costs.Usage(), tier))
     assert float(total[column].strip("*")) == computed
+
+
+def test_the_stack_outputs_block_names_every_output_the_program_exports() -> None:
+    program = (ROOT / "__main__.py").read_text()
+    exported = set(re.findall(r'pulumi\.export\(\s*"([a-z_]+)"', program))
+    section = (DOCS / "infrastructure.md").read_text().split("## Stack outputs", 1)[1]
+    block = section.split("```text\n", 1)[1].split("```", 1)[0]
+    documented = {line.split()[0] for line in block.splitlines() if line.strip()}
+    assert documented == exported
