@@ -18,6 +18,7 @@ from typing import Any
 from service import contract
 
 FREE_TIER_PLANS = ("legacy", "none")
+HA_MIN_SIZE = 2  # an ALB needs two AZs; two instances keep serving while one is replaced
 # cloudfront (the default): HTTPS through CloudFront, the HTTP port open to its origin-facing
 # addresses only. none: no distribution, the HTTP port open to allowedCidrs over plain HTTP.
 EDGES = ("cloudfront", "none")
@@ -37,6 +38,8 @@ _ZONE = re.compile(r"^Z[A-Z0-9]{4,31}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9._~-]{32,128}$")
 # A Sentry DSN: an http(s) URL of visible ASCII (what onebox-secrets accepts on the box).
 _DSN = re.compile(r"^https?://[\x21-\x7e]+$")
+# RDS instance classes this stack prices and that run PostgreSQL on Graviton or x86 burstables.
+_DB_CLASS = re.compile(r"^db\.t(3|4g)\.(micro|small|medium|large)$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # The retention values CloudWatch Logs accepts (PutRetentionPolicy's retentionInDays).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
@@ -88,6 +91,12 @@ class StackConfig:
     # The availability objective (% of requests without a 5xx over contract.SLO_WINDOW_DAYS):
     # the burn-rate alarm, the dashboard's budget and the box's /api/metrics budget use it.
     slo_availability_pct: float = contract.SLO_AVAILABILITY_PCT
+    # single: the one box (today's program, unchanged). ha: an ALB, an auto scaling group of
+    # 2..asg_max boxes and RDS PostgreSQL (docs/infrastructure.md, "ha topology").
+    topology: str = "single"
+    asg_max: int = 4  # ha only: the auto scaling group's max size (its min is HA_MIN_SIZE)
+    db_instance_class: str = "db.t4g.micro"  # ha only: the RDS instance class
+    db_storage_gb: int = 20  # ha only: the RDS gp3 volume (20 GB is gp3's minimum for RDS)
 
     @property
     def alerts(self) -> str:
@@ -202,6 +211,16 @@ def _check_edge(config: StackConfig) -> StackConfig:
     return config
 
 
+def _check_topology(config: StackConfig) -> StackConfig:
+    """The ha topology's limits: it has no paused state, and its keys need it."""
+    if config.topology == "ha" and not config.running:
+        raise ValueError(
+            "running: false pauses the single box only; with topology: ha, destroy the stack "
+            "(RDS keeps a final snapshot) or go back to topology: single"
+        )
+    return config
+
+
 def _window(value: Any) -> str:
     text = " ".join(str(value).split())
     if not _WINDOW.fullmatch(text):
@@ -264,6 +283,16 @@ _PARSERS: dict[str, tuple[str, Any]] = {
     "readsPerMinute": ("reads_per_minute", lambda v: _int("readsPerMinute", v, 1, 100_000)),
     "prometheus": ("prometheus", lambda v: _bool("prometheus", v)),
     "sloAvailabilityPct": ("slo_availability_pct", _objective),
+    "topology": ("topology", lambda v: _one_of("topology", v, contract.TOPOLOGIES)),
+    "asgMax": ("asg_max", lambda v: _int("asgMax", v, HA_MIN_SIZE, 20)),
+    "dbInstanceClass": (
+        "db_instance_class",
+        lambda v: _matching(
+            "dbInstanceClass", v, _DB_CLASS, "a db.t3/db.t4g class, micro to large"
+        ),
+    ),
+    # gp3 on RDS: 20 GiB at least; 1000 is far above what this stack's service needs.
+    "dbStorageGb": ("db_storage_gb", lambda v: _int("dbStorageGb", v, 20, 1000)),
     "aws:region": ("region", lambda v: _matching("aws:region", v, _REGION, "an AWS region")),
 }
 
@@ -280,7 +309,7 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
         value = raw.get(key)
         if value is not None and value != "":
             values[name] = parser(value)
-    return _check_edge(StackConfig(**values))
+    return _check_topology(_check_edge(StackConfig(**values)))
 
 
 def load() -> StackConfig:

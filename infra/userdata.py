@@ -25,13 +25,17 @@ import yaml
 from infra.config import StackConfig
 from service import config as service_config
 from service.contract import (
+    AGENT_TIMER,
     BACKUP_PREFIX,
     BACKUP_TEXTFILE,
+    BACKUP_TIMER,
     BOOTSTRAP_ENV_FILE,
     BOOTSTRAP_UNIT,
+    DATA_UNIT,
     GUNICORN_METRICS_URL,
     SLO_AVAILABILITY_PCT,
     SYSTEMD_DIR,
+    database_environment,
     log_group,
     metrics_namespace,
     release_parameter,
@@ -63,6 +67,7 @@ class BoxFacts:
     http_port: int
     base: str  # infra.sources.base_digest: the units, installer parts and packages
     prometheus: bool = False  # node_exporter installed (install.d/40-node-exporter.sh) or not
+    ha: bool = False  # topology ha: the marker and drop-ins that skip the SQLite units
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class BoxEnvironment:
     reads_per_minute: int = 600
     prometheus: bool = False  # node_exporter reads the backup's textfile
     slo_availability_pct: float = SLO_AVAILABILITY_PCT  # /api/metrics' error budget
+    database_host: str | None = None  # topology ha: the RDS instance (None: SQLite on the box)
 
 
 def box_facts(config: StackConfig, stack: str, bucket: str, base: str) -> BoxFacts:
@@ -138,7 +144,16 @@ def environment(box: BoxEnvironment) -> dict[str, str]:
         "APP_SLO_AVAILABILITY_PCT": str(box.slo_availability_pct),
         "AWS_REGION": box.region,
         **_prometheus(box.prometheus),
+        **_ha(box),
     }
+
+
+def _ha(box: BoxEnvironment) -> dict[str, str]:
+    """topology ha: the PostgreSQL store (password from the file onebox-secrets writes), and
+    metrics also per stack, so the alarms see the fleet as one service. Nothing for single."""
+    if box.database_host is None:
+        return {}
+    return {**database_environment(box.database_host), "APP_METRICS_STACK": box.stack}
 
 
 def _prometheus(on: bool) -> dict[str, str]:
@@ -185,6 +200,23 @@ def _file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
     return {"path": path, "content": content, "owner": "root:root", "permissions": permissions}
 
 
+# topology ha: the units the box skips (ha_files), and why.
+HA_SKIPPED_UNITS = {
+    BACKUP_TIMER: "RDS automated backups and point-in-time restore replace the SQLite backups",
+    DATA_UNIT: "the database is RDS PostgreSQL: no SQLite file to restore or back up",
+    AGENT_TIMER: "a deploy runs the agent on one box at a time (SSM, `infra.cli deploy`)",
+}
+
+
+def ha_files() -> list[dict[str, Any]]:
+    """A drop-in per skipped unit: the unit stays enabled and skips itself (a failed condition
+    is no failure: onebox.service, which requires the data unit, starts). The condition names
+    the bootstrap's own file, which every box has: where this drop-in is, the unit never runs.
+    cloud-init's defaults (root:root, 0644) are the files': left out, the 4 KB still hold."""
+    drop_in = {"content": f"[Unit]\nConditionPathExists=!{BOOTSTRAP_ENV_FILE}\n"}
+    return [{"path": f"{SYSTEMD_DIR}/{unit}.d/ha.conf", **drop_in} for unit in HA_SKIPPED_UNITS]
+
+
 def cloud_config(facts: BoxFacts, script: str, unit: str) -> dict[str, Any]:
     """The cloud-config document: the facts, the bootstrap and its unit, then start it."""
     return {
@@ -192,6 +224,7 @@ def cloud_config(facts: BoxFacts, script: str, unit: str) -> dict[str, Any]:
             _file(BOOTSTRAP_ENV_FILE, service_config.env_file_text(bootstrap_environment(facts))),
             _file(BOOTSTRAP, script, "0755"),
             _file(f"{SYSTEMD_DIR}/{BOOTSTRAP_UNIT}", unit),
+            *(ha_files() if facts.ha else []),
         ],
         "runcmd": [
             ["systemctl", "daemon-reload"],
