@@ -10,10 +10,17 @@ import dataclasses
 
 import pulumi
 
-from infra import config, costs, sources, userdata
-from infra.alarm_specs import alarm_metric_count, all_alarms
+from infra import config, costs, ha_costs, sources, userdata
+from infra.alarm_specs import (
+    alarm_metric_count,
+    all_alarms,
+    errors_alarm,
+    ha_alarms,
+    uptime_alarm,
+)
 from infra.balancer import Balancer, BalancerArgs
 from infra.bucket import BackupBucket, BackupBucketArgs
+from infra.config import HA_MIN_SIZE
 from infra.database import Database, DatabaseArgs
 from infra.edge import Edge, EdgeArgs
 from infra.fleet import Fleet, FleetArgs
@@ -229,6 +236,17 @@ usage = costs.Usage(
     domain=settings.domain is not None,
 )
 breakdown = costs.breakdown(usage, settings.free_tier)
+if fleet:  # ha: min-size boxes, the balancer, RDS; its own alarms (+ uptime's and errors')
+    ha_specs = [*ha_alarms(namespace, settings.slo_availability_pct), errors_alarm(namespace)]
+    if uptime_target is not None:
+        ha_specs.append(uptime_alarm())
+    ha_usage = ha_costs.HaUsage(
+        boxes=HA_MIN_SIZE,
+        db_instance_class=settings.db_instance_class,
+        db_storage_gb=settings.db_storage_gb,
+        alarm_metrics=alarm_metric_count(ha_specs),
+    )
+    breakdown = ha_costs.breakdown(usage, ha_usage, settings.free_tier)
 console = (
     f"https://{settings.region}.console.aws.amazon.com/cloudwatch/home?region={settings.region}"
 )
@@ -260,3 +278,8 @@ pulumi.export(
 )
 pulumi.export("monthly_cost_usd", costs.total(breakdown))
 pulumi.export("cost_breakdown", breakdown)
+if fleet and balancer and database:  # ha only: the single box's outputs stay as they were
+    pulumi.export("load_balancer_dns", balancer.dns_name)
+    pulumi.export("asg_name", fleet.group_name)
+    pulumi.export("database_address", database.address)
+    pulumi.export("database_secret_arn", database.secret_arn)
