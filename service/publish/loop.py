@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from service.backup import state
+from service.contract import STACK_DIMENSION
 from service.logs import log_event
 from service.publish import cloudwatch, host
 from service.publish import scrape as prom
@@ -35,6 +36,7 @@ class PublishSettings:
     state_file: Path
     instance_id: str = ""
     imds_url: str = "http://169.254.169.254"
+    stack: str = ""  # topology ha: also publish by the Stack dimension
 
 
 class Publisher:
@@ -52,7 +54,7 @@ class Publisher:
         self.started = clock()
         self.instance_id = cfg.instance_id
         self.last: prom.Totals | None = None
-        self.sent = 0  # PutMetricData calls that succeeded
+        self.sent = 0  # intervals whose PutMetricData calls all succeeded
 
     def read_service(self) -> prom.Totals | None:
         """Totals from the service, or None when it does not answer with Prometheus text."""
@@ -94,9 +96,13 @@ class Publisher:
         instance = self.resolve_instance_id()
         if instance is None or not self.breaker.allow():
             return False
-        data = cloudwatch.metric_data(figures, instance, datetime.fromtimestamp(self.clock(), UTC))
+        at = datetime.fromtimestamp(self.clock(), UTC)
+        calls = [cloudwatch.metric_data(figures, instance, at)]
+        if self.cfg.stack:
+            calls.append(cloudwatch.metric_data(figures, self.cfg.stack, at, STACK_DIMENSION))
         try:
-            cloudwatch.put(self.client, self.cfg.namespace, data)
+            for data in calls:
+                cloudwatch.put(self.client, self.cfg.namespace, data)
         except (BotoCoreError, ClientError) as exc:
             log_event("publish_failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}")
             self.breaker.failure(f"{type(exc).__name__}: {exc}")
