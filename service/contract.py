@@ -315,6 +315,7 @@ HEALTH_READY_PATH = "/api/health/ready"  # 200 only while the service serves: th
 DATABASE_NAME = "onebox"  # the RDS instance's database
 DATABASE_USER = "onebox"  # its master user; RDS keeps the password in Secrets Manager
 DATABASE_PORT = 5432
+WEB_USER = "onebox"  # onebox.service's User=: owns PGPASS_FILE (libpq reads it as that user)
 # The password file libpq reads (PGPASSFILE): onebox-secrets writes it from the RDS-managed
 # secret, owned by the service's user, mode 0600 (libpq ignores a password file with any group
 # or world bit).
