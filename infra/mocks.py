@@ -122,7 +122,8 @@ def _state(type_: str, name: str, inputs: dict[str, Any], region: str) -> dict[s
         state["fqdn"] = str(inputs["name"]).rstrip(".")
     elif type_ == "aws:ssm/parameter:Parameter":
         state["arn"] = f"arn:aws:ssm:{region}:{ACCOUNT}:parameter{inputs['name']}"
-    elif type_ in ("aws:iam/role:Role", "aws:iam/instanceProfile:InstanceProfile"):
+    elif type_ in ("aws:iam/role:Role", "aws:iam/instanceProfile:InstanceProfile",
+                   "aws:rds/subnetGroup:SubnetGroup"):  # fmt: skip
         state.setdefault("name", name)
     else:
         state.update(_ha_state(type_, name, region))
