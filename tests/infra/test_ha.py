@@ -177,8 +177,10 @@ def test_ha_alarms_are_the_contracts_with_the_fleets_dimensions(ha_run: Run) -> 
 
 def test_ha_costs_itemize_the_balancer_rds_and_each_box(ha_run: Run) -> None:
     items = ha_run.outputs["cost_breakdown"]
-    expected = {"alb_hours", "alb_lcu", "rds_instance", "rds_storage_gp3", "rds_backup_storage",
-                "ec2_instance_x2", "ebs_root_volume_x2", "public_ipv4_x2", "secrets_manager"}  # fmt: skip
+    expected = {
+        *("alb_hours", "alb_lcu", "rds_instance", "rds_storage_gp3", "rds_backup_storage"),
+        *("ec2_instance_x2", "ebs_root_volume_x2", "public_ipv4_x2", "secrets_manager"),
+    }
     assert expected <= set(items)
     assert items["rds_instance"] == pytest.approx(730 * 0.016)
     assert items["public_ipv4_x2"] == pytest.approx(2 * 730 * 0.005)
