@@ -196,3 +196,12 @@ def test_ha_outputs_name_the_balancer_group_and_database(ha_run: Run) -> None:
 def test_ha_cannot_be_paused() -> None:
     with pytest.raises(ValueError, match="running: false pauses the single box only"):
         run_program(dev_values(topology="ha", running=False))
+
+
+def test_the_ha_dashboard_reads_every_graph_across_the_boxes(ha_run: Run) -> None:
+    body = json.loads(only_inputs(ha_run, "aws:cloudwatch/dashboard:Dashboard")["dashboardBody"])
+    series = [m for w in body["widgets"] for m in w["properties"].get("metrics", [])]
+    dimensions = {tuple(s[2:4]) for s in series if isinstance(s[0], str) and len(s) >= 4}
+    assert (contract.STACK_DIMENSION, "dev") in dimensions
+    assert ("AutoScalingGroupName", "onebox-fleet-asg") in dimensions
+    assert not any(name == contract.METRIC_DIMENSION for name, _ in dimensions)
