@@ -32,6 +32,7 @@ def settings(environ: Mapping[str, str]) -> PublishSettings:
         instance_id=values["INSTANCE_ID"],
         imds_url=values["IMDS_URL"],
         stack=values["METRICS_STACK"],
+        sqlite_backups=not values["DATABASE_URL"],
     )
 
 

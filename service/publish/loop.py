@@ -37,6 +37,7 @@ class PublishSettings:
     instance_id: str = ""
     imds_url: str = "http://169.254.169.254"
     stack: str = ""  # topology ha: also publish by the Stack dimension
+    sqlite_backups: bool = True  # False (APP_DATABASE_URL set): no backup age to report
 
 
 class Publisher:
@@ -77,7 +78,10 @@ class Publisher:
             latency_p95_ms=None if interval is None else interval.p95_ms,
             active_users=None if totals is None else totals.active_users,
             healthy=totals is not None and totals.active_users is not None,
-            backup_age_seconds=round(max(0.0, self.clock() - since), 1),
+            # PostgreSQL (ha): RDS backs up, and a growing age of no backup would be noise.
+            backup_age_seconds=round(max(0.0, self.clock() - since), 1)
+            if self.cfg.sqlite_backups
+            else None,
             memory_used_percent=_fact(host.read_memory_used_percent),
             disk_used_percent=_fact(lambda: host.disk_used_percent(_existing(self.cfg.database))),
         )

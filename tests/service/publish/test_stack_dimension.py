@@ -53,3 +53,14 @@ def test_metric_data_names_the_dimension_it_is_given() -> None:
     at = cloudwatch_data.datetime.now()
     (first, *_) = cloudwatch_data.metric_data(figures, "prod", at, STACK_DIMENSION)
     assert first["Dimensions"] == [{"Name": STACK_DIMENSION, "Value": "prod"}]
+
+
+def test_a_box_on_postgresql_reports_no_backup_age(
+    fake_http: FakeServer, cloudwatch: Any, tmp_path: Path
+) -> None:
+    cfg = dataclasses.replace(
+        settings(f"{fake_http.url}/metrics", tmp_path, "Onebox/p"), sqlite_backups=False
+    )
+    assert Publisher(cfg, cloudwatch).figures(None).backup_age_seconds is None
+    on_sqlite = Publisher(settings(f"{fake_http.url}/metrics", tmp_path, "Onebox/p"), cloudwatch)
+    assert on_sqlite.figures(None).backup_age_seconds is not None
