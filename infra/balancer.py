@@ -16,7 +16,7 @@ from service.contract import GRACEFUL_TIMEOUT_SECONDS, HEALTH_READY_PATH
 # The health check: a target is in after 2 good answers 10 s apart, out after 2 bad ones, so
 # a box that stops being ready stops getting requests within about 20 s.
 HEALTH_INTERVAL, HEALTH_TIMEOUT, HEALTH_THRESHOLD = 10, 5, 2
-MIN_ZONES = 2  # an application load balancer needs subnets in two AZs at least
+IDLE_TIMEOUT_SECONDS = 60  # the ALB's default, stated: nginx's keepalive_timeout must exceed it
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,9 @@ class Balancer(pulumi.ComponentResource):
             security_groups=[group.id],
             # Requests with header names nginx could read two ways are dropped at the edge.
             drop_invalid_header_fields=True,
+            # Shorter than nginx's keepalive_timeout (65 s) on the boxes: the balancer closes
+            # idle connections first, so it never sends a request on one nginx is closing.
+            idle_timeout=IDLE_TIMEOUT_SECONDS,
             tags=args.tags,
             opts=child,
         )

@@ -14,6 +14,7 @@ from infra.mocks import MOCK_SUBNETS, Run, run_program
 from service import config, contract
 from tests.infra.conftest import dev_values
 from tests.infra.helpers import EGRESS, INGRESS, as_list, env_values, only_inputs, statements
+from tests.support import ROOT
 
 ALB = "aws:lb/loadBalancer:LoadBalancer"
 TARGETS = "aws:lb/targetGroup:TargetGroup"
@@ -205,3 +206,12 @@ def test_the_ha_dashboard_reads_every_graph_across_the_boxes(ha_run: Run) -> Non
     assert (contract.STACK_DIMENSION, "dev") in dimensions
     assert ("AutoScalingGroupName", "onebox-fleet-asg") in dimensions
     assert not any(name == contract.METRIC_DIMENSION for name, _ in dimensions)
+
+
+def test_the_balancer_closes_idle_connections_before_nginx_does(ha_run: Run) -> None:
+    template = (ROOT / "service" / "deploy" / "nginx" / "onebox.conf.template").read_text()
+    (line,) = [
+        x.strip() for x in template.splitlines() if x.strip().startswith("keepalive_timeout")
+    ]
+    nginx_seconds = int(line.split()[1].rstrip(";").removesuffix("s"))
+    assert only_inputs(ha_run, ALB)["idleTimeout"] < nginx_seconds
