@@ -119,9 +119,8 @@ box_config = BoxSettings(
 
 
 server = None
-if (
-    settings.running and not ha
-):  # running=false: no instance, no address; bucket, topic, budget remain
+# running=false: no instance, no address; bucket, topic, budget remain. ha: the fleet instead.
+if settings.running and not ha:
     server = Server(
         "onebox",
         ServerArgs(
