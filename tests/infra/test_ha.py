@@ -215,3 +215,14 @@ def test_the_balancer_closes_idle_connections_before_nginx_does(ha_run: Run) -> 
     ]
     nginx_seconds = int(line.split()[1].rstrip(";").removesuffix("s"))
     assert only_inputs(ha_run, ALB)["idleTimeout"] < nginx_seconds
+
+
+@pytest.mark.parametrize("grant", ["policy", "session-manager", "logs-policy"])
+def test_each_box_has_the_single_boxs_grants_exactly(grant: str, ha_run: Run, dev_run: Run) -> None:
+    assert statements(ha_run, f"onebox-fleet-{grant}") == statements(dev_run, f"onebox-{grant}")
+
+
+def test_the_boxes_role_is_for_ec2_only(ha_run: Run) -> None:
+    trust = json.loads(ha_run.named("onebox-fleet-role").inputs["assumeRolePolicy"])
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Service": "ec2.amazonaws.com"}
