@@ -15,7 +15,6 @@ from infra.alarm_specs import (
     alarm_metric_count,
     all_alarms,
     errors_alarm,
-    ha_alarms,
     uptime_alarm,
 )
 from infra.balancer import Balancer, BalancerArgs
@@ -24,6 +23,7 @@ from infra.config import HA_MIN_SIZE
 from infra.database import Database, DatabaseArgs
 from infra.edge import Edge, EdgeArgs
 from infra.fleet import Fleet, FleetArgs
+from infra.ha_alarms import ha_alarms
 from infra.logs import ErrorsAlarm, ErrorsAlarmArgs, Logs, LogsArgs
 from infra.monitoring import HaWatch, Monitoring, MonitoringArgs
 from infra.network import Network, NetworkArgs, default_subnets

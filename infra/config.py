@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra import config_rules
 from service import contract
 
 FREE_TIER_PLANS = ("legacy", "none")
@@ -91,8 +92,7 @@ class StackConfig:
     # The availability objective (% of requests without a 5xx over contract.SLO_WINDOW_DAYS):
     # the burn-rate alarm, the dashboard's budget and the box's /api/metrics budget use it.
     slo_availability_pct: float = contract.SLO_AVAILABILITY_PCT
-    # single: the one box (today's program, unchanged). ha: an ALB, an auto scaling group of
-    # 2..asg_max boxes and RDS PostgreSQL (docs/infrastructure.md, "ha topology").
+    # single: the one box. ha: an ALB, 2..asg_max boxes, RDS (docs/infrastructure.md).
     topology: str = "single"
     asg_max: int = 4  # ha only: the auto scaling group's max size (its min is HA_MIN_SIZE)
     db_instance_class: str = "db.t4g.micro"  # ha only: the RDS instance class
@@ -195,32 +195,6 @@ def _secret(key: str, value: Any, pattern: re.Pattern[str], what: str) -> str:
     return text
 
 
-def _check_edge(config: StackConfig) -> StackConfig:
-    """The keys that only make sense together: a domain needs its zone and the edge."""
-    if (config.domain is None) != (config.hosted_zone_id is None):
-        raise ValueError("domain and hostedZoneId: set both (the zone holds the domain) or neither")
-    if config.edge == "cloudfront" and not (
-        config.http_port in (80, 443) or config.http_port >= 1024
-    ):
-        raise ValueError(
-            f"httpPort: {config.http_port} is not a port CloudFront connects to an origin on "
-            "(80, 443 or 1024-65535); choose one, or edge: none"
-        )
-    if config.domain is not None and config.edge != "cloudfront":
-        raise ValueError(f"domain: {config.domain!r} needs edge: cloudfront (edge is 'none')")
-    return config
-
-
-def _check_topology(config: StackConfig) -> StackConfig:
-    """The ha topology's limits: it has no paused state, and its keys need it."""
-    if config.topology == "ha" and not config.running:
-        raise ValueError(
-            "running: false pauses the single box only; with topology: ha, destroy the stack "
-            "(RDS keeps a final snapshot) or go back to topology: single"
-        )
-    return config
-
-
 def _window(value: Any) -> str:
     text = " ".join(str(value).split())
     if not _WINDOW.fullmatch(text):
@@ -309,7 +283,7 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
         value = raw.get(key)
         if value is not None and value != "":
             values[name] = parser(value)
-    return _check_topology(_check_edge(StackConfig(**values)))
+    return config_rules.check(StackConfig(**values))
 
 
 def load() -> StackConfig:

@@ -11,9 +11,10 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.alarm_spec import AlarmSpec
-from infra.alarm_specs import ha_alarms, instance_alarms, slo_burn_alarm
+from infra.alarm_specs import instance_alarms, slo_burn_alarm
 from infra.alerting import alarm_topic, metric_alarm
 from infra.dashboard import dashboard_body
+from infra.ha_alarms import ha_alarms
 from infra.uptime import Uptime, UptimeArgs
 from service import contract
 

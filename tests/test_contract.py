@@ -11,7 +11,7 @@ import ast
 import sys
 from pathlib import Path
 
-from infra import alarm_specs, dashboard, userdata
+from infra import alarm_specs, dashboard, ha_alarms, userdata
 from service import config, contract
 from service.contract import CLOUDWATCH_METRICS
 from tests.support import ROOT
@@ -75,7 +75,7 @@ def test_the_contract_imports_only_the_standard_library() -> None:
 
 
 def test_the_ha_alarms_are_the_contracts_rows_and_the_single_boxs_that_still_apply() -> None:
-    ha = {spec.key: spec for spec in alarm_specs.ha_alarms(NAMESPACE)}
+    ha = {spec.key: spec for spec in ha_alarms.ha_alarms(NAMESPACE)}
     assert {a.key for a in contract.HA_ALARMS} <= set(ha) <= contract.CLOUDWATCH_ALARM_KEYS
     assert not {"backup-age", "status-system", "status-instance"} & set(ha)
     assert all(spec.dimension_keys for spec in ha.values())  # none reads one instance

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from infra import costs, ha_costs
-from infra.alarm_specs import alarm_metric_count, errors_alarm, ha_alarms, uptime_alarm
+from infra.alarm_specs import alarm_metric_count, errors_alarm, uptime_alarm
+from infra.ha_alarms import ha_alarms
 from tests.docs.documents import table_rows
 from tests.support import ROOT
 

@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from infra.alarm_specs import all_alarms, ha_alarms
+from infra.alarm_specs import all_alarms
+from infra.ha_alarms import ha_alarms
 from service import contract
 from tests.support import ROOT
 
