@@ -1,0 +1,135 @@
+"""The failover drill: kill -9 one box of the ha topology under load through the balancer.
+
+The load goes through the balancer (nginx standing in for the ALB). One box's whole gunicorn
+group (master and workers) is killed, as a lost instance stops answering at once; the local box
+starts it again after REPLACE_AFTER seconds, standing in for the auto scaling group's
+replacement. What the load saw, and when, is told apart with the balancer's access log: the
+first failed attempt at the lost box (from then on the balancer keeps it out), the last failed
+request, and the first request the box answered again. Every acknowledged write is then read
+back from PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+from contextlib import closing
+from typing import Any
+
+import psycopg
+
+from bench.drills.ha_harness import BOXES, REPLACE_AFTER, HaDrillBox
+from bench.drills.harness import wait_for
+from bench.drills.report import Result, seconds
+from bench.load import Load, Outcome
+
+BEFORE, AFTER = 2.0, 3.0  # seconds of load before the kill, and once the box is back
+WAIT = 60.0  # longest we wait for the box to take requests again
+VICTIM = 1
+THREADS = 8
+ACTION = (
+    f"kill -9 of one box's gunicorn group (of 2) under load; replaced after {REPLACE_AFTER:g} s"
+)
+
+
+def failover(box: HaDrillBox) -> Result:
+    """Kill one box under load; the other serves; the killed one comes back and takes its share."""
+    offset = time.time() - time.monotonic()  # access-log times are wall-clock
+    victim = box.socket(VICTIM)
+    # More clients, no pause, as the sigterm drill: more requests are in flight at the kill.
+    with Load(box.port, "failover", threads=THREADS, pause=0.0) as load:
+        time.sleep(BEFORE)
+        master = box.pid(VICTIM)
+        killed = time.monotonic()
+        os.killpg(master, signal.SIGKILL)  # the master leads its group: the workers go too
+        started = wait_for(lambda: box.pid(VICTIM) != master, WAIT, 0.1)
+        restarted = time.time()
+        back = wait_for(lambda: _answered(box.access_log(), victim, restarted), WAIT, 0.1)
+        if back is not None:
+            back = restarted - offset + back - killed
+        time.sleep(AFTER)
+    tally = load.window(0)
+    log = box.access_log()
+    dropped_at = _first_failed_attempt(log, victim, killed + offset)
+    dropped = None if dropped_at is None else dropped_at - offset
+    bad = [o for o in tally.outcomes if o.kind != "ok"]
+    after_drop = [o for o in bad if dropped is None or o.start > dropped]
+    last = max((o.end for o in bad), default=None)
+    lost = lost_writes(box.database_url(), tally.acked())
+    before = _shares(log, box, since=load.started + offset, until=killed + offset)
+    after = _shares(log, box, since=killed + offset + back) if back is not None else "-"
+    return Result(
+        "failover",
+        ACTION,
+        tally,
+        lost,
+        f"{_since(last, killed)} to the last failure; box back in {seconds(back)}",
+        f"{len(bad)} failed or refused in all, {len(after_drop)} of them after the balancer"
+        f" dropped the box ({_since(dropped, killed)} after the kill); {lost} of"
+        f" {len(tally.acked())} acknowledged writes lost",
+        lost == 0 and not after_drop and dropped is not None and back is not None,
+        [
+            f"failed: {_kinds(bad)}: requests the killed box held (nginx resends a GET that broke"
+            f" off to the other box, never a PATCH it had sent); load: {THREADS} clients, no pause",
+            f"requests per box before the kill: {before}; after it came back: {after}; its"
+            f" gunicorn started again {seconds(started)} after the kill, and the balancer tried"
+            " it again once its fail_timeout had run out",
+            "an ALB does not retry, and drops a target only after failed health checks of"
+            " /api/health/ready (interval x unhealthy threshold): on AWS, requests sent to a"
+            " lost instance fail until then (see docs/ha.md)",
+        ],
+    )
+
+
+def lost_writes(database_url: str, acked: list[Outcome]) -> int:
+    """Acknowledged writes whose row is missing or different in PostgreSQL now."""
+    with closing(psycopg.connect(database_url, connect_timeout=10)) as conn:
+        rows = conn.execute("SELECT user_id, device_id FROM user_states").fetchall()
+    stored = dict(rows)
+    return sum(1 for o in acked if stored.get(o.user) != o.device)
+
+
+def _attempts(entry: dict[str, Any]) -> list[tuple[str, str]]:
+    """(box socket, its status) for each box the balancer tried for one request, in order."""
+    boxes = [u.strip().removeprefix("unix:") for u in str(entry.get("upstream", "")).split(",")]
+    statuses = [s.strip() for s in str(entry.get("upstreamStatus", "")).split(",")]
+    return list(zip(boxes, statuses, strict=False))
+
+
+def _first_failed_attempt(log: list[dict[str, Any]], socket: str, since: float) -> float | None:
+    """When the balancer first failed to get an answer from `socket` after `since` (wall)."""
+    for entry in log:
+        if entry["time"] >= since and any(
+            box == socket and status != "200" for box, status in _attempts(entry)
+        ):
+            return float(entry["time"])
+    return None
+
+
+def _answered(log: list[dict[str, Any]], socket: str, since: float) -> bool:
+    """Whether `socket` answered a request 200 after `since` (wall)."""
+    return any(entry["time"] >= since and (socket, "200") in _attempts(entry) for entry in log)
+
+
+def _shares(
+    log: list[dict[str, Any]], box: HaDrillBox, since: float = 0.0, until: float = float("inf")
+) -> str:
+    """`box-1 N / box-2 M`: which box answered the requests logged in [since, until)."""
+    names = {box.socket(n): f"box-{n}" for n in BOXES}
+    counts: Counter[str] = Counter()
+    for entry in log:
+        if since <= entry["time"] < until:
+            answered = [b for b, status in _attempts(entry) if status == "200"]
+            counts.update(names.get(b, b) for b in answered[-1:])
+    return " / ".join(f"{name} {counts[name]}" for name in names.values())
+
+
+def _since(moment: float | None, start: float) -> str:
+    return "none" if moment is None else f"{moment - start:.2f} s"
+
+
+def _kinds(outcomes: list[Outcome]) -> str:
+    counts = Counter(f"{o.kind} {o.method}" for o in outcomes)
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "none"
