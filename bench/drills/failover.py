@@ -65,14 +65,15 @@ def failover(box: HaDrillBox) -> Result:
         ACTION,
         tally,
         lost,
-        f"{_since(last, killed)} to the last failure; box back in {seconds(back)}",
-        f"{len(bad)} failed or refused in all, {len(after_drop)} of them after the balancer"
-        f" dropped the box ({_since(dropped, killed)} after the kill); {lost} of"
+        f"last failure {_since(last, killed, 'none')}; back {seconds(back)}",
+        f"{len(bad)} failed or refused in all, {len(after_drop)} of them sent after the"
+        f" balancer dropped the box ({_since(dropped, killed)} after the kill); {lost} of"
         f" {len(tally.acked())} acknowledged writes lost",
         lost == 0 and not after_drop and dropped is not None and back is not None,
         [
             f"failed: {_kinds(bad)}: requests the killed box held (nginx resends a GET that broke"
-            f" off to the other box, never a PATCH it had sent); load: {THREADS} clients, no pause",
+            " off to the other box, never a PATCH it had sent: such a PATCH may or may not be"
+            f" stored, and its client sends it again); load: {THREADS} clients, no pause",
             f"requests per box before the kill: {before}; after it came back: {after}; its"
             f" gunicorn started again {seconds(started)} after the kill, and the balancer tried"
             " it again once its fail_timeout had run out",
@@ -126,10 +127,12 @@ def _shares(
     return " / ".join(f"{name} {counts[name]}" for name in names.values())
 
 
-def _since(moment: float | None, start: float) -> str:
-    return "none" if moment is None else f"{moment - start:.2f} s"
+def _since(moment: float | None, start: float, never: str = "never") -> str:
+    return never if moment is None else f"{moment - start:.2f} s"
 
 
 def _kinds(outcomes: list[Outcome]) -> str:
-    counts = Counter(f"{o.kind} {o.method}" for o in outcomes)
+    counts = Counter(
+        f"{o.kind} {o.method}" + (f" {o.status}" if o.status else "") for o in outcomes
+    )
     return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "none"
