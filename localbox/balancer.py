@@ -17,6 +17,7 @@ from pathlib import Path
 import jinja2
 
 TEMPLATE = Path(__file__).resolve().parent / "balancer.conf.j2"
+ACCESS_LOG = "access.log"  # in the balancer's folder
 _PATH = re.compile(r"/[A-Za-z0-9_./+-]*")
 _USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
@@ -64,7 +65,7 @@ class Balancer:
 
     @property
     def access_log(self) -> Path:
-        return Path(self.folder) / "access.log"
+        return Path(self.folder) / ACCESS_LOG
 
 
 def render(balancer: Balancer, template: Path = TEMPLATE) -> str:

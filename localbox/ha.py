@@ -20,20 +20,60 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from localbox import edge, postgres
-from localbox.balancer import Balancer, write_config
+from localbox.balancer import ACCESS_LOG, Balancer, write_config
 from localbox.box import Box
 from localbox.moto import moto_server
 from localbox.supervised import Supervised
+from localbox.units import PathMap
 from service import config
 from service.contract import ENV_FILE, GUNICORN_METRICS_URL, GUNICORN_SOCKET
 
 BOXES = 2
-POSTGRES_FOLDER = "postgres"  # under the state folder
-BALANCER_FOLDER = "balancer"  # under the state folder's run/
 NO_BACKUPS = (
     "no restore or backup units in ha: on AWS, RDS automated backups and point-in-time "
     "restore replace them"
 )
+
+
+def missing() -> str | None:
+    """Why the topology cannot run here (a sentence), or None."""
+    if edge.nginx_binary() is None:
+        return "nginx is not installed: nothing to stand in for the load balancer"
+    return postgres.missing()
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the topology keeps what, under its state folder (the drill and the tests read it)."""
+
+    state: Path
+
+    def box(self, number: int) -> Path:
+        """The box's folder: its lib/, run/ and etc/, as an instance has its own disk."""
+        return self.state / f"box-{number}"
+
+    def socket(self, number: int) -> Path:
+        """The box's gunicorn socket: GUNICORN_SOCKET, under the box's folder."""
+        return Path(PathMap(self.box(number))(GUNICORN_SOCKET))
+
+    def env_file(self, number: int) -> Path:
+        return Path(PathMap(self.box(number))(ENV_FILE))
+
+    def pid_file(self, number: int, unit: str) -> Path:
+        """The running main process of the box's `unit` (as `Box.daemon` writes it)."""
+        return self.box(number) / "run" / f"{unit}.pid"
+
+    @property
+    def postgres(self) -> Path:
+        return self.state / "postgres"
+
+    @property
+    def balancer(self) -> Path:
+        return self.state / "run" / "balancer"
+
+    @property
+    def access_log(self) -> Path:
+        return self.balancer / ACCESS_LOG
 
 
 @dataclass
@@ -42,6 +82,7 @@ class Node:
 
     number: int
     box: Box
+    layout: Layout
 
     @property
     def name(self) -> str:
@@ -54,7 +95,7 @@ class Node:
     @property
     def socket(self) -> Path:
         """gunicorn's socket (the box's GUNICORN_SOCKET, under the box's folder)."""
-        return Path(self.box.paths(GUNICORN_SOCKET))
+        return self.layout.socket(self.number)
 
     def write_env_file(self, endpoint: str, database_url: str) -> None:
         """The box's env file (the single box's values), with what differs in ha: the
@@ -66,7 +107,7 @@ class Node:
             "APP_METRICS_URL": self.box.paths(GUNICORN_METRICS_URL),
             "APP_TRUST_PROXY": "true",
         }
-        path = Path(self.box.paths(ENV_FILE))
+        path = self.layout.env_file(self.number)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(config.env_file_text(values))
 
@@ -82,18 +123,13 @@ class HaBox:
     retry: bool = True  # the balancer retries a request that reached no box (the ALB does not)
 
     def __post_init__(self) -> None:
+        self.layout = Layout(self.state)
         self.stopping = threading.Event()
         self.nginx = edge.nginx_binary()
 
-    def missing(self) -> str | None:
-        """Why the topology cannot run here (a sentence), or None."""
-        if self.nginx is None:
-            return "nginx is not installed: nothing to stand in for the load balancer"
-        return postgres.missing()
-
     def node(self, number: int, endpoint: str, database_url: str) -> Node:
         box = Box(
-            self.state / f"box-{number}",
+            self.layout.box(number),
             self.port,
             backup_every=0.0,  # no backup units in ha
             say=self._say_for(f"box-{number}"),
@@ -103,13 +139,13 @@ class HaBox:
         )
         for sub in ("lib", "run"):
             (box.state / sub).mkdir(parents=True, exist_ok=True)
-        node = Node(number, box)
+        node = Node(number, box, self.layout)
         node.socket.parent.mkdir(parents=True, exist_ok=True)
         node.write_env_file(endpoint, database_url)
         return node
 
     def run(self) -> int:
-        problem = self.missing()
+        problem = missing()
         if problem:
             self.say(f"localbox: topology ha needs nginx and PostgreSQL: {problem}")
             return 1
@@ -117,7 +153,7 @@ class HaBox:
             endpoint = self.aws_endpoint or stack.enter_context(moto_server())
             what = "given" if self.aws_endpoint else "moto_server"
             self.say(f"localbox: AWS endpoint ({what}) at {endpoint}")
-            database = stack.enter_context(postgres.running(self.state / POSTGRES_FOLDER))
+            database = stack.enter_context(postgres.running(self.layout.postgres))
             self.say(f"localbox: PostgreSQL at {database.url} (data in {database.data})")
             nodes = [self.node(n, endpoint, database.url) for n in range(1, BOXES + 1)]
             front = stack.enter_context(self.front_door(nodes))
@@ -143,7 +179,7 @@ class HaBox:
         (argv,) = unit.commands("ExecStart")
         argv = [*box.paths.argv(argv), "--bind", f"unix:{node.socket}"]
         supervised = Supervised(unit, argv, box.environment(unit, endpoint), box.say)
-        supervised.pidfile = box.state / "run" / f"{unit.name}.pid"
+        supervised.pidfile = self.layout.pid_file(node.number, unit.name)
         supervised.restart_after = self.replace_after
         supervised.start()
         try:
@@ -159,7 +195,7 @@ class HaBox:
         front = Balancer(
             port=self.port,
             boxes=tuple(str(node.socket) for node in nodes),
-            folder=str(self.state / "run" / BALANCER_FOLDER),
+            folder=str(self.layout.balancer),
             user=edge.worker_user(),
             retry=self.retry,
         )

@@ -17,7 +17,7 @@ from bench.drills import failover, process, regress, storage
 from bench.drills.ha_harness import HaDrillBox, ha_drill_box
 from bench.drills.harness import DrillBox, drill_box, wait_for
 from bench.drills.report import Result, readme_section, table
-from localbox.ha import HaBox
+from localbox import ha
 
 # In this order: the process drills leave the box as it was; restore comes last, with no load.
 DRILLS: dict[str, Callable[[DrillBox], Result]] = {
@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _ha_drill(name: str) -> Result:
     """One drill on an ha topology of its own (not run when nginx or PostgreSQL is missing)."""
-    problem = HaBox(Path(), 0).missing()
+    problem = ha.missing()
     if problem:
         return Result(name, "on the ha topology", verdict=f"not run: {problem}")
     print(f"drill {name} (ha topology)...", file=sys.stderr, flush=True)

@@ -21,10 +21,10 @@ from typing import Any
 
 from bench.drills.harness import wait_for
 from localbox.box import read_env_file
-from localbox.ha import BALANCER_FOLDER
+from localbox.ha import Layout
 from localbox.processes import free_port, http_status, stop, unix_request
-from localbox.units import ROOT, PathMap
-from service.contract import ENV_FILE, GUNICORN_SOCKET, PUBLISH_UNIT, WEB_UNIT
+from localbox.units import ROOT
+from service.contract import PUBLISH_UNIT, WEB_UNIT
 
 REPLACE_AFTER = 8.0  # seconds a lost box stays lost (the auto scaling group takes minutes)
 METRICS_EVERY = 2  # seconds: the publishers' 60-second interval, sped up
@@ -45,15 +45,16 @@ class HaDrillBox:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def folder(self, box: int) -> Path:
-        return self.state / f"box-{box}"
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.state)
 
     def pid(self, box: int, unit: str = WEB_UNIT) -> int:
         """The running main process of `unit` on `box` (rewritten on every restart)."""
-        return int((self.folder(box) / "run" / f"{unit}.pid").read_text())
+        return int(self.layout.pid_file(box, unit).read_text())
 
     def socket(self, box: int) -> str:
-        return PathMap(self.folder(box))(GUNICORN_SOCKET)
+        return str(self.layout.socket(box))
 
     def ready(self) -> bool:
         """The balancer answers ready (some box does)."""
@@ -67,13 +68,12 @@ class HaDrillBox:
             return False
 
     def database_url(self) -> str:
-        return read_env_file(Path(PathMap(self.folder(1))(ENV_FILE)))["APP_DATABASE_URL"]
+        return read_env_file(self.layout.env_file(1))["APP_DATABASE_URL"]
 
     def access_log(self) -> list[dict[str, Any]]:
         """The balancer's access log, one dict a request (see localbox/balancer.conf.j2)."""
-        path = self.state / "run" / BALANCER_FOLDER / "access.log"
         entries = []
-        for line in path.read_text(errors="replace").splitlines():
+        for line in self.layout.access_log.read_text(errors="replace").splitlines():
             with contextlib.suppress(ValueError):
                 entries.append(json.loads(line))
         return entries

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from localbox import edge, postgres
+from localbox.ha import Layout, missing
 from localbox.processes import http_status, unix_request
-from localbox.units import ROOT, PathMap
-from service.contract import GUNICORN_SOCKET, PUBLISH_UNIT, WEB_UNIT
+from localbox.units import ROOT
+from service.contract import PUBLISH_UNIT, WEB_UNIT
 from tests.support import answers, free_port, start_make, stop, wait_until
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ BOXES = (1, 2)
 
 def require_nginx_and_postgres() -> None:
     """Skip without nginx or PostgreSQL's binaries; fail under CI, which installs both."""
-    problem = "nginx is not installed" if edge.nginx_binary() is None else postgres.missing()
+    problem = missing()
     if problem is None:
         return
     message = f"{problem} (.ci/run installs nginx and postgresql)"
@@ -52,14 +52,14 @@ class Topology:
         return f"http://127.0.0.1:{self.port}"
 
     def socket(self, box: int) -> str:
-        return PathMap(self.state / f"box-{box}")(GUNICORN_SOCKET)
+        return str(Layout(self.state).socket(box))
 
     def pid(self, box: int, unit: str = WEB_UNIT) -> int:
-        return int((self.state / f"box-{box}" / "run" / f"{unit}.pid").read_text())
+        return int(Layout(self.state).pid_file(box, unit).read_text())
 
     def answered_by(self) -> set[str]:
         """The sockets that answered a request, from the balancer's access log."""
-        lines = (self.state / "run" / "balancer" / "access.log").read_text().splitlines()
+        lines = Layout(self.state).access_log.read_text().splitlines()
         return {json.loads(line)["upstream"].removeprefix("unix:") for line in lines}
 
     def serving(self) -> bool:
@@ -175,7 +175,8 @@ def test_with_a_box_killed_every_request_succeeds_after_a_while_and_ctrl_c_stops
         assert code == 0, log.read_text()[-3000:]
         survivors = [pid for key, pid in pids.items() if key != (1, WEB_UNIT) and alive(pid)]
         assert survivors == []
-        assert not (state / postgres_pid_file()).exists()  # removed by a clean shutdown
+        # removed by PostgreSQL's clean shutdown
+        assert not (Layout(state).postgres / "data" / "postmaster.pid").exists()
         assert http_status(f"http://127.0.0.1:{port}/api/health/live") == 0  # nginx is gone
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -203,7 +204,3 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def postgres_pid_file() -> Path:
-    return Path("postgres") / "data" / "postmaster.pid"
