@@ -153,6 +153,7 @@ class HaBox:
             endpoint = self.aws_endpoint or stack.enter_context(moto_server())
             what = "given" if self.aws_endpoint else "moto_server"
             self.say(f"localbox: AWS endpoint ({what}) at {endpoint}")
+            stack.callback(self.say, "localbox: PostgreSQL stopped; stopping the AWS endpoint")
             database = stack.enter_context(postgres.running(self.layout.postgres))
             self.say(f"localbox: PostgreSQL at {database.url} (data in {database.data})")
             nodes = [self.node(n, endpoint, database.url) for n in range(1, BOXES + 1)]

@@ -56,6 +56,7 @@ def failover(box: HaDrillBox) -> Result:
     dropped = None if dropped_at is None else dropped_at - offset
     bad = [o for o in tally.outcomes if o.kind != "ok"]
     after_drop = [o for o in bad if dropped is None or o.start > dropped]
+    alone = load.window(dropped or killed, killed + (back or WAIT))  # box-2 alone
     last = max((o.end for o in bad), default=None)
     lost = lost_writes(box.database_url(), tally.acked())
     before = _shares(log, box, since=load.started + offset, until=killed + offset)
@@ -67,7 +68,8 @@ def failover(box: HaDrillBox) -> Result:
         lost,
         f"last failure {_since(last, killed, 'none')}; back {seconds(back)}",
         f"{len(bad)} failed or refused in all, {len(after_drop)} of them sent after the"
-        f" balancer dropped the box ({_since(dropped, killed)} after the kill); {lost} of"
+        f" balancer dropped the box ({_since(dropped, killed)} after the kill; from then until"
+        f" it was back, {alone.ok} of {len(alone.outcomes)} requests OK); {lost} of"
         f" {len(tally.acked())} acknowledged writes lost",
         lost == 0 and not after_drop and dropped is not None and back is not None,
         [
