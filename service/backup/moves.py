@@ -66,11 +66,15 @@ def _into_postgres(
     where = redacted(url)
     with psycopg.connect(url) as target, target.transaction():
         migrate_schema(target, where)  # its lock is held to the commit: workers wait for it
+        # Running services wait from here to the commit: nothing lands between check and copy.
+        target.execute(f"LOCK TABLE {', '.join(TABLES)} IN ACCESS EXCLUSIVE MODE")
         present = {table: _count(target, table) for table in TABLES}
-        if any(present.values()) and not force:
+        # Users' states are the data; the other tables are the service's own bookkeeping (a
+        # service already running counts its health checks there) and are replaced anyway.
+        if present["user_states"] and not force:
             raise Refused(
-                f"{where} already holds rows ({restore.format_rows(present)}); "
-                "pass --force to replace them"
+                f"{where} already holds user states ({restore.format_rows(present)}); "
+                "pass --force to replace every row"
             )
         target.execute(f"TRUNCATE {', '.join(TABLES)}")
         counts: dict[str, int] = {}

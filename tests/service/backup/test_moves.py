@@ -74,12 +74,29 @@ def test_a_database_holding_rows_is_refused_unless_forced(
     finally:
         store.close()
     _, progress = recorder()
-    with pytest.raises(commands.Refused, match="already holds rows"):
+    with pytest.raises(commands.Refused, match="already holds user states"):
         moves.to_postgres(settings, postgres_url, progress)
     assert [row[0] for row in pg_rows(postgres_url)["user_states"]] == ["only-in-postgres"]
     moves.to_postgres(settings, postgres_url, progress, force=True)
     users = [row[0] for row in pg_rows(postgres_url)["user_states"]]
     assert len(users) == 50 and "only-in-postgres" not in users
+
+
+def test_a_database_holding_only_the_services_bookkeeping_is_loaded(
+    settings: commands.Settings, backed_up: str, postgres_url: str
+) -> None:
+    """ha's services start before the move and count their health checks: not user data."""
+    store = PostgresStore(postgres_url)
+    try:
+        store.migrate()
+        store.add_daily_totals({"2030-01-01": (5, 0)})
+        store.record_activity({"probe": 1.0}, since=0.0)
+    finally:
+        store.close()
+    _, progress = recorder()
+    assert moves.to_postgres(settings, postgres_url, progress)["rows"]["user_states"] == 50
+    rows = pg_rows(postgres_url)
+    assert rows == {t: r for t, r in dump(settings.database).items() if t in TABLES}
 
 
 def test_a_backup_that_fails_its_checks_writes_nothing(
@@ -136,7 +153,7 @@ def test_the_command_line_prints_each_step_and_needs_a_database_url(
     assert lines[-1]["rows"]["user_states"] == 50
     again = run_cli("to-postgres", env={**env, "APP_DATABASE_URL": postgres_url})
     assert again.returncode == 1
-    assert "already holds rows" in json.loads(again.stdout.splitlines()[-1])["errorMessage"]
+    assert "already holds user states" in json.loads(again.stdout.splitlines()[-1])["errorMessage"]
     back = run_cli("from-postgres", "--database-url", postgres_url, env=env)
     assert back.returncode == 0, back.stdout + back.stderr
     assert json.loads(back.stdout.splitlines()[-1])["event"] == "from_postgres_done"
