@@ -92,29 +92,9 @@ class PostgresStore:
     # -- schema ------------------------------------------------------------------------------
 
     def migrate(self) -> int:
-        """Bring the schema to the newest version; safe from several workers and boxes at once.
-
-        DDL is transactional in PostgreSQL: each start applies what is missing in one
-        transaction, under an advisory lock, so a second worker waits and then finds it done.
-        """
-        newest = len(POSTGRES_MIGRATIONS)
+        """Bring the schema to the newest version; safe from several workers and boxes at once."""
         with self._write() as tx:
-            tx.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, LOCK_MIGRATE))
-            tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = tx.execute("SELECT version FROM schema_version").fetchone()
-            version = int(row[0]) if row else 0
-            if version > newest:
-                raise StoreError(
-                    f"{redacted(self.url)}: schema version {version} is newer than this code "
-                    f"({newest}); refusing to run an old release on a new database"
-                )
-            for number in range(version + 1, newest + 1):
-                tx.execute(POSTGRES_MIGRATIONS[number - 1].encode())  # no parameters: a script
-            if row is None:
-                tx.execute("INSERT INTO schema_version (version) VALUES (%s)", (newest,))
-            elif version != newest:
-                tx.execute("UPDATE schema_version SET version = %s", (newest,))
-        return newest
+            return migrate_schema(tx, redacted(self.url))
 
     # -- user state --------------------------------------------------------------------------
 
@@ -218,6 +198,33 @@ class PostgresStore:
 
     def close(self) -> None:
         self._pool.close(timeout=POOL_TIMEOUT)
+
+
+def migrate_schema(tx: psycopg.Connection[Any], where: str) -> int:
+    """Apply the missing migrations inside the caller's transaction, under an advisory lock.
+
+    DDL is transactional in PostgreSQL: a start applies what is missing in one transaction, and
+    a second worker waits on the lock, then finds it done. The lock is held until the caller's
+    transaction ends (a data move copies its rows under it). A database newer than this code is
+    refused, as SQLite's is.
+    """
+    newest = len(POSTGRES_MIGRATIONS)
+    tx.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, LOCK_MIGRATE))
+    tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = tx.execute("SELECT version FROM schema_version").fetchone()
+    version = int(row[0]) if row else 0
+    if version > newest:
+        raise StoreError(
+            f"{where}: schema version {version} is newer than this code ({newest}); "
+            "refusing to run an old release on a new database"
+        )
+    for number in range(version + 1, newest + 1):
+        tx.execute(POSTGRES_MIGRATIONS[number - 1].encode())  # no parameters: a script
+    if row is None:
+        tx.execute("INSERT INTO schema_version (version) VALUES (%s)", (newest,))
+    elif version != newest:
+        tx.execute("UPDATE schema_version SET version = %s", (newest,))
+    return newest
 
 
 def _count_active(conn: psycopg.Connection[Any], since: float) -> int:

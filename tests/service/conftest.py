@@ -107,17 +107,26 @@ def _log_handle_left_open() -> Iterator[None]:
         sys.unraisablehook = previous
 
 
-@pytest.fixture
-def postgres_url(postgres_server: postgres.Postgres) -> Iterator[str]:
-    """The URL of a new, empty database of its own, dropped after the test."""
+@contextmanager
+def fresh_database(server: postgres.Postgres) -> Iterator[str]:
+    """The URL of a new, empty database on `server`, dropped when the block ends."""
     import psycopg
 
     name = f"test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+    with psycopg.connect(server.url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
-    yield postgres_server.url.rpartition("/")[0] + f"/{name}"
-    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    try:
+        yield server.url.rpartition("/")[0] + f"/{name}"
+    finally:
+        with psycopg.connect(server.url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def postgres_url(postgres_server: postgres.Postgres) -> Iterator[str]:
+    """A database of the test's own."""
+    with fresh_database(postgres_server) as url:
+        yield url
 
 
 def store_settings(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> dict[str, str]:
