@@ -16,6 +16,7 @@ import signal
 import time
 from collections import Counter
 from contextlib import closing
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -34,6 +35,20 @@ ACTION = (
 )
 
 
+@dataclass(frozen=True)
+class Timeline:
+    """When things happened, in seconds after the kill (None: not within the wait)."""
+
+    killed: float  # time.monotonic() of the kill
+    dropped: float | None  # the balancer's first failed attempt at the lost box
+    started: float | None  # the box's gunicorn started again
+    back: float | None  # the box answered a request again
+
+    def at(self, after: float | None) -> float:
+        """The monotonic time `after` seconds after the kill (the wait's end when None)."""
+        return self.killed + (WAIT if after is None else after)
+
+
 def failover(box: HaDrillBox) -> Result:
     """Kill one box under load; the other serves; the killed one comes back and takes its share."""
     offset = time.time() - time.monotonic()  # access-log times are wall-clock
@@ -45,40 +60,46 @@ def failover(box: HaDrillBox) -> Result:
         killed = time.monotonic()
         os.killpg(master, signal.SIGKILL)  # the master leads its group: the workers go too
         started = wait_for(lambda: box.pid(VICTIM) != master, WAIT, 0.1)
-        restarted = time.time()
-        back = wait_for(lambda: _answered(box.access_log(), victim, restarted), WAIT, 0.1)
-        if back is not None:
-            back = restarted - offset + back - killed
+        since = time.time()
+        answered = wait_for(lambda: _answered(box.access_log(), victim, since), WAIT, 0.1)
         time.sleep(AFTER)
-    tally = load.window(0)
     log = box.access_log()
-    dropped_at = _first_failed_attempt(log, victim, killed + offset)
-    dropped = None if dropped_at is None else dropped_at - offset
+    dropped = _first_failed_attempt(log, victim, killed + offset)
+    back = None if answered is None else since - offset + answered - killed
+    timeline = Timeline(
+        killed, None if dropped is None else dropped - offset - killed, started, back
+    )
+    shares = (
+        _shares(log, box, since=load.started + offset, until=killed + offset),
+        _shares(log, box, since=timeline.at(back) + offset) if back is not None else "-",
+    )
+    return _result(load, timeline, lost_writes(box.database_url(), load.window(0).acked()), shares)
+
+
+def _result(load: Load, timeline: Timeline, lost: int, shares: tuple[str, str]) -> Result:
+    tally = load.window(0)
     bad = [o for o in tally.outcomes if o.kind != "ok"]
-    after_drop = [o for o in bad if dropped is None or o.start > dropped]
-    alone = load.window(dropped or killed, killed + (back or WAIT))  # box-2 alone
-    last = max((o.end for o in bad), default=None)
-    lost = lost_writes(box.database_url(), tally.acked())
-    before = _shares(log, box, since=load.started + offset, until=killed + offset)
-    after = _shares(log, box, since=killed + offset + back) if back is not None else "-"
+    after_drop = [o for o in bad if o.start > timeline.at(timeline.dropped)]
+    alone = load.window(timeline.at(timeline.dropped), timeline.at(timeline.back))
+    last = max((o.end - timeline.killed for o in bad), default=None)
     return Result(
         "failover",
         ACTION,
         tally,
         lost,
-        f"last failure {_since(last, killed, 'none')}; back {seconds(back)}",
+        f"last failure {seconds(last, 'none')}; back {seconds(timeline.back)}",
         f"{len(bad)} failed or refused in all, {len(after_drop)} of them sent after the"
-        f" balancer dropped the box ({_since(dropped, killed)} after the kill; from then until"
-        f" it was back, {alone.ok} of {len(alone.outcomes)} requests OK); {lost} of"
+        f" balancer dropped the box ({seconds(timeline.dropped)} after the kill; from then"
+        f" until it was back, {alone.ok} of {len(alone.outcomes)} requests OK); {lost} of"
         f" {len(tally.acked())} acknowledged writes lost",
-        lost == 0 and not after_drop and dropped is not None and back is not None,
+        lost == 0 and not after_drop and None not in (timeline.dropped, timeline.back),
         [
             f"failed: {_kinds(bad)}: requests the killed box held (nginx resends a GET that broke"
             " off to the other box, never a PATCH it had sent: such a PATCH may or may not be"
             f" stored, and its client sends it again); load: {THREADS} clients, no pause",
-            f"requests per box before the kill: {before}; after it came back: {after}; its"
-            f" gunicorn started again {seconds(started)} after the kill, and the balancer tried"
-            " it again once its fail_timeout had run out",
+            f"requests per box before the kill: {shares[0]}; after it came back: {shares[1]};"
+            f" its gunicorn started again {seconds(timeline.started)} after the kill, and the"
+            " balancer tried it again once its fail_timeout had run out",
             "an ALB does not retry, and drops a target only after failed health checks of"
             " /api/health/ready (interval x unhealthy threshold): on AWS, requests sent to a"
             " lost instance fail until then (see docs/ha.md)",
@@ -127,10 +148,6 @@ def _shares(
             answered = [b for b, status in _attempts(entry) if status == "200"]
             counts.update(names.get(b, b) for b in answered[-1:])
     return " / ".join(f"{name} {counts[name]}" for name in names.values())
-
-
-def _since(moment: float | None, start: float, never: str = "never") -> str:
-    return never if moment is None else f"{moment - start:.2f} s"
 
 
 def _kinds(outcomes: list[Outcome]) -> str:
