@@ -229,6 +229,24 @@ def test_a_read_only_database_is_unavailable_for_writes_and_not_ready(
     assert store.get_state("ana") is None  # reads keep working
 
 
+def test_reads_and_writes_survive_connections_the_server_cut(
+    store: PostgresStore,
+) -> None:
+    store.update_state("ana", {"isMuted": True})
+    name = store.url.rpartition("/")[2]
+    cut = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
+    with psycopg.connect(store.url.rpartition("/")[0] + "/postgres", autocommit=True) as admin:
+        admin.execute(cut, (name,))  # as a server restart or a failover does
+    store.ping()
+    state = store.get_state("ana")
+    assert state is not None and state.is_muted is True
+    with psycopg.connect(store.url.rpartition("/")[0] + "/postgres", autocommit=True) as admin:
+        admin.execute(cut, (name,))
+    store.update_state("ana", {"isMuted": False})  # the cut connections fail at BEGIN
+    state = store.get_state("ana")
+    assert state is not None and state.is_muted is False
+
+
 def test_an_unreachable_server_is_unavailable(open_store: Callable[..., PostgresStore]) -> None:
     store = open_store(f"postgresql://onebox@127.0.0.1:{free_port()}/onebox", timeout=0.5)
     with pytest.raises(StoreUnavailable):
