@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import psycopg.errors
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from service.migrations import POSTGRES_MIGRATIONS
@@ -47,12 +48,14 @@ def translate(exc: psycopg.Error) -> StoreError:
 
 
 def redacted(url: str) -> str:
-    """The URL without its password, for logs and messages."""
+    """The URL without its password (in the user part or a `password=` parameter), for logs
+    and messages."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, True)]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/*")))
 
 
 class PostgresStore:
@@ -65,7 +68,7 @@ class PostgresStore:
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+            kwargs={"autocommit": True, **_defaults(url)},
             timeout=timeout,
             name="onebox",
             open=False,
@@ -229,6 +232,12 @@ class PostgresStore:
 
     def close(self) -> None:
         self._pool.close(timeout=POOL_TIMEOUT)
+
+
+def _defaults(url: str) -> dict[str, object]:
+    """Connection settings the URL leaves out: a bounded connect (libpq's default waits on)."""
+    given = conninfo_to_dict(url)
+    return {} if "connect_timeout" in given else {"connect_timeout": CONNECT_TIMEOUT}
 
 
 def migrate_schema(tx: psycopg.Connection[Any], where: str) -> int:

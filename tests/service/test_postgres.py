@@ -273,6 +273,10 @@ def test_errors_map_onto_the_stores_vocabulary() -> None:
             "postgresql://app@db:5432/onebox?passfile=/run/pg",
             "postgresql://app@db:5432/onebox?passfile=/run/pg",
         ),
+        (
+            "postgresql://app@db/onebox?sslmode=require&password=pa55",
+            "postgresql://app@db/onebox?sslmode=require&password=***",
+        ),
     ],
 )
 def test_a_url_is_shown_without_its_password(url: str, shown: str) -> None:
