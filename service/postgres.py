@@ -13,12 +13,13 @@ user's updatedAt values follow that user's commits, on one clock (the server's).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import psycopg.errors
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from service.migrations import POSTGRES_MIGRATIONS
@@ -47,12 +48,14 @@ def translate(exc: psycopg.Error) -> StoreError:
 
 
 def redacted(url: str) -> str:
-    """The URL without its password, for logs and messages."""
+    """The URL without its password (in the user part or a `password=` parameter), for logs
+    and messages."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, True)]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/*")))
 
 
 class PostgresStore:
@@ -65,7 +68,7 @@ class PostgresStore:
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+            kwargs={"autocommit": True, **_defaults(url)},
             timeout=timeout,
             name="onebox",
             open=False,
@@ -82,12 +85,41 @@ class PostgresStore:
 
     @contextmanager
     def _write(self) -> Iterator[psycopg.Connection[Any]]:
-        with self._connection() as conn, conn.transaction():
-            yield conn
+        """One transaction on a pooled connection. A connection the server cut (a restart, a
+        failover) fails at BEGIN, before anything was written: it is dropped and another one
+        taken, at most once per connection the pool may hold."""
+        attempts = self._pool.max_size + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                with ExitStack() as stack:
+                    conn = stack.enter_context(self._pool.connection())
+                    try:
+                        stack.enter_context(conn.transaction())  # sends BEGIN
+                    except psycopg.OperationalError:
+                        if attempt < attempts and conn.broken:
+                            continue
+                        raise
+                    yield conn
+                    return
+            except psycopg.Error as exc:
+                raise translate(exc) from exc
 
     def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._connection() as conn:
-            return conn.execute(sql, params).fetchall()
+        """Rows of one query. A pooled connection the server cut (a restart, a failover) is
+        dropped and the query sent again, as a read safely can be: at most once per connection
+        the pool may hold, then on a new one."""
+        attempts = self._pool.max_size + 1
+        for attempt in range(1, attempts + 1):
+            conn: psycopg.Connection[Any] | None = None
+            try:
+                with self._pool.connection() as conn:
+                    return conn.execute(sql, params).fetchall()
+            except psycopg.OperationalError as exc:
+                if attempt == attempts or conn is None or not conn.broken:
+                    raise translate(exc) from exc
+            except psycopg.Error as exc:
+                raise translate(exc) from exc
+        raise AssertionError("unreachable")  # the last attempt returns or raises
 
     # -- schema ------------------------------------------------------------------------------
 
@@ -149,10 +181,12 @@ class PostgresStore:
         return ActiveUsers(current=current, peak=int(peak[0]))
 
     def active_users(self, since: float) -> ActiveUsers:
-        with self._connection() as conn:
-            current = _count_active(conn, since)
-            row = conn.execute("SELECT value FROM service_meta WHERE key = 'peak_users'").fetchone()
-        return ActiveUsers(current=current, peak=max(current, int(row[0]) if row else 0))
+        ((current, peak),) = self._read(
+            "SELECT (SELECT count(*) FROM user_activity WHERE last_seen > %s),"
+            " (SELECT value FROM service_meta WHERE key = 'peak_users')",
+            (since,),
+        )
+        return ActiveUsers(current=int(current), peak=max(int(current), int(peak or 0)))
 
     # -- daily request totals ----------------------------------------------------------------
 
@@ -198,6 +232,12 @@ class PostgresStore:
 
     def close(self) -> None:
         self._pool.close(timeout=POOL_TIMEOUT)
+
+
+def _defaults(url: str) -> dict[str, object]:
+    """Connection settings the URL leaves out: a bounded connect (libpq's default waits on)."""
+    given = conninfo_to_dict(url)
+    return {} if "connect_timeout" in given else {"connect_timeout": CONNECT_TIMEOUT}
 
 
 def migrate_schema(tx: psycopg.Connection[Any], where: str) -> int:

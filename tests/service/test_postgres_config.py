@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from service import config
+from tests.support import ROOT
 
 
 @pytest.mark.parametrize(
@@ -37,3 +42,16 @@ def test_a_postgresql_url_is_kept_as_given(raw: str) -> None:
 def test_empty_means_sqlite() -> None:
     assert config.from_environ({})["DATABASE_URL"] == ""
     assert config.from_environ({"APP_DATABASE_URL": " "})["DATABASE_URL"] == ""
+
+
+def test_an_app_on_sqlite_never_loads_psycopg(tmp_path: Path) -> None:
+    """The single box runs exactly as before: the PostgreSQL driver stays unloaded."""
+    code = (
+        "import sys; from service.web import create_app; "
+        f"app = create_app({{'DATABASE': {str(tmp_path / 'app.db')!r}, 'ENV': 'test'}}); "
+        "print(sorted(m for m in sys.modules if m.startswith('psycopg')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

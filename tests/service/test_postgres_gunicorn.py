@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -84,3 +85,29 @@ def test_kill_9_of_one_service_during_writes_loses_no_acknowledged_write(
         for service in (survivor, restarted):
             status, state = call(service, "GET", f"/api/users/{user}/state")
             assert (status, state["deviceId"]) == (200, device), (service.url, user)
+
+
+def test_writes_to_one_user_through_both_services_are_stamped_in_commit_order(
+    pair: tuple[Service, Service],
+) -> None:
+    """The state both services end up reading is the write with the latest updatedAt."""
+    answers: list[dict[str, Any]] = []
+
+    def writer(service: Service, name: str) -> None:
+        for n in range(30):
+            status, state = call(service, "PATCH", "/api/users/shared/device",
+                                 {"deviceId": f"{name}-{n}", "deviceLabel": name})  # fmt: skip
+            assert status == 200
+            answers.append(state)
+
+    threads = [threading.Thread(target=writer, args=(pair[i % 2], f"w{i}")) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(answers) == 120
+    latest = max(state["updatedAt"] for state in answers)
+    for service in pair:
+        status, final = call(service, "GET", "/api/users/shared/state")
+        assert (status, final["updatedAt"]) == (200, latest)
+        assert final in answers
