@@ -55,3 +55,12 @@ def test_an_app_on_sqlite_never_loads_psycopg(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_a_bad_database_url_is_named_without_its_password() -> None:
+    with pytest.raises(config.ConfigError) as caught:
+        config.from_environ({"APP_DATABASE_URL": "mysql://onebox:s3cret-pw@db.example/onebox"})
+    message = str(caught.value)
+    assert "APP_DATABASE_URL" in message
+    assert "s3cret-pw" not in message
+    assert "onebox:***@db.example/onebox" in message
