@@ -13,6 +13,7 @@ STATE ?= var/local
 help:
 	@echo "make test    create .venv, install requirements.txt, run lint, types and the whole suite"
 	@echo "make local   the whole box on 127.0.0.1:$(PORT) with no AWS account (Ctrl-C: final backup)"
+	@echo "             TOPOLOGY=ha: two boxes on PostgreSQL behind nginx for the load balancer"
 	@echo "make serve   run the service with gunicorn on $(HOST):$(PORT), database under var/"
 	@echo "make plan    offline plan and monthly cost of the stack (no AWS, no Pulumi CLI)"
 	@echo "make up      pulumi up (needs the Pulumi CLI and AWS credentials)"
@@ -49,8 +50,9 @@ serve: venv
 
 # The whole box on 127.0.0.1, no AWS account: moto_server, restore, gunicorn, publisher, backups.
 # Backups run as often as onebox-backup.timer says; BACKUP_EVERY=<seconds> overrides it (drills).
+# TOPOLOGY=ha: PostgreSQL, two boxes and nginx standing in for the load balancer (docs/ha.md).
 local: venv
-	$(PY) -m localbox --port $(PORT) --state $(STATE) $(if $(BACKUP_EVERY),--backup-every $(BACKUP_EVERY))
+	$(PY) -m localbox --port $(PORT) --state $(STATE)$(if $(TOPOLOGY), --topology $(TOPOLOGY))$(if $(BACKUP_EVERY), --backup-every $(BACKUP_EVERY))
 
 plan: venv
 	$(PY) -m infra.plan $(if $(TOPOLOGY),--topology $(TOPOLOGY))

@@ -31,6 +31,10 @@ BUCKET = "onebox-local"
 INSTANCE_ID = "i-local"
 # Passed from our environment to the web service (every other APP_* comes from the env file).
 PASSED_THROUGH = ("APP_API_TOKEN",)
+# Taken from our environment into the env file, so nginx and the service both see them: the
+# drills' load comes from one address, 127.0.0.1, which the box's per-client limits would
+# otherwise throttle.
+RATE_LIMITS = ("APP_RATE_WRITES_PER_MINUTE", "APP_RATE_READS_PER_MINUTE")
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,7 @@ class Box:
             http_port=self.port,
         )
         local = {"APP_ENV": "development", "APP_VERSION": "local", "APP_INSTANCE_ID": INSTANCE_ID}
+        local |= {name: os.environ[name] for name in RATE_LIMITS if name in os.environ}
         if self.metrics_every is not None:
             local["APP_METRICS_INTERVAL"] = str(self.metrics_every)
         if self.nginx is not None:  # nginx serves no /metrics: the publisher reads the socket

@@ -35,13 +35,9 @@ def local_config(
 ) -> NginxConfig:
     """The box's config for this machine: paths under `folder`, 127.0.0.1:`port`, the APP_*
     `settings` (body limit, rates); `more` overrides any field (the tests' short timeouts)."""
-    try:
-        user = pwd.getpwuid(os.getuid()).pw_name  # workers as whoever runs this
-    except KeyError:
-        user = "nobody"
     fields: dict[str, Any] = {
         "host": "127.0.0.1",
-        "user": user,
+        "user": worker_user(),
         "gunicorn_socket": str(gunicorn_socket),
         "origin_map": str(folder / "origin.conf"),
         "pid_file": str(folder / "nginx.pid"),
@@ -51,6 +47,14 @@ def local_config(
         **more,
     }
     return NginxConfig.from_environ({**settings, "ONEBOX_HTTP_PORT": str(port)}, **fields)
+
+
+def worker_user() -> str:
+    """The user nginx's workers run as locally: whoever runs this."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return "nobody"
 
 
 def write_config(folder: Path, config: NginxConfig, origin: str | None = None) -> Path:

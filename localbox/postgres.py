@@ -78,26 +78,28 @@ def running(folder: Path, port: int | None = None, timeout: float = 30.0) -> Ite
         _run(user, [str(bins / "initdb"), "-D", str(data), "-U", ROLE, "-A", "trust",
                     "-E", "UTF8", "--no-sync", "--no-instructions"])  # fmt: skip
     port = port or free_port()
-    proc = subprocess.Popen(
-        [
-            str(bins / "postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-k",
-            str(folder),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "max_connections=100",
-        ],
-        user=user.pw_uid if user else None,
-        group=user.pw_gid if user else None,
-        stdout=subprocess.DEVNULL,
-        stderr=open(folder / "postgres.log", "ab"),  # noqa: SIM115 (the child owns it)
-        start_new_session=True,
-    )
+    # The child gets its own copy of the log's descriptor; ours is closed once it has started.
+    with (folder / "postgres.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [
+                str(bins / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-k",
+                str(folder),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "max_connections=100",
+            ],
+            user=user.pw_uid if user else None,
+            group=user.pw_gid if user else None,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
     try:
         _wait_ready(bins, folder, port, proc, timeout)
         _create_database(bins, port)

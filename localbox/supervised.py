@@ -24,6 +24,7 @@ class Supervised:
     proc: subprocess.Popen[bytes] | None = None
     died_at: float | None = None
     pidfile: Path | None = None
+    restart_after: float | None = None  # seconds before a restart; None: the unit's RestartSec=
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -44,10 +45,16 @@ class Supervised:
             return
         if self.unit.one("Restart") not in ("always", "on-failure", "on-abnormal"):
             return
+        delay = self.restart_after
+        if delay is None:
+            delay = _seconds(self.unit.one("RestartSec") or "0.1")
         if self.died_at is None:
             self.died_at = time.monotonic()
-            self.say(f"localbox: {self.unit.name} exited ({self.proc.returncode}); restarting")
-        if time.monotonic() - self.died_at >= _seconds(self.unit.one("RestartSec") or "0.1"):
+            self.say(
+                f"localbox: {self.unit.name} exited ({self.proc.returncode}); "
+                f"restarting in {delay:g} s"
+            )
+        if time.monotonic() - self.died_at >= delay:
             self.died_at = None
             self.start()
 

@@ -69,8 +69,17 @@ def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
         try:
             parsed[setting.key] = setting.parse(raw)
         except ValueError as exc:
-            raise ConfigError(f"{setting.env}={raw!r}: {exc}") from None
+            raise ConfigError(f"{setting.env}={_shown(raw)!r}: {exc}") from None
     return parsed
+
+
+def _shown(raw: str) -> str:
+    """`raw` as an error may print it: a URL's password (postgresql://u:pw@host) masked."""
+    scheme, sep, rest = raw.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not (sep and at and ":" in userinfo):
+        return raw
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def defaults() -> dict[str, Any]:

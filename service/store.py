@@ -56,7 +56,11 @@ class UserStateStore(Protocol):
     """What the service needs from storage, and nothing more."""
 
     kind: str  # "SQLite", "PostgreSQL": reported by /api/health
-    mode: str  # journal mode or equivalent: reported by /api/health
+
+    @property
+    def mode(self) -> str:
+        """Journal mode, or the server's read-write state and version: /api/health."""
+        ...
 
     def get_state(self, user_id: str) -> UserState | None: ...
 
@@ -66,7 +70,8 @@ class UserStateStore(Protocol):
         """Apply `changes` (keys from WRITABLE_FIELDS) atomically; create the user if new.
 
         `updatedAt` is `now` when given (tests, imports), else the time read inside the write
-        transaction, so that the order of updatedAt values is the order of the commits.
+        transaction, so that the order of a user's updatedAt values is the order of that user's
+        commits (SQLite, one writer at a time, orders all commits so).
         """
         ...
 
@@ -83,6 +88,14 @@ class UserStateStore(Protocol):
     def close(self) -> None: ...
 
 
+class DailyTotalsStore(Protocol):
+    """Requests and 5xx per UTC day, for the error budget (service/web/budget.py)."""
+
+    def add_daily_totals(self, totals: Mapping[str, tuple[int, int]]) -> None: ...
+
+    def daily_totals(self, first_day: str) -> dict[str, tuple[int, int]]: ...
+
+
 # Opens a span named after a store call (service/web/tracing.py makes one from its tracer).
 SpanFactory = Callable[[str], AbstractContextManager[object]]
 
@@ -97,8 +110,11 @@ class TracedStore:
     def __init__(self, inner: UserStateStore, span: SpanFactory) -> None:
         self.inner = inner
         self.kind = inner.kind
-        self.mode = inner.mode
         self._span = span
+
+    @property
+    def mode(self) -> str:
+        return self.inner.mode  # a server's mode can change (a failover): read it each time
 
     def get_state(self, user_id: str) -> UserState | None:
         with self._span("store.get_state"):

@@ -90,6 +90,23 @@ def http_url(raw: str) -> str:
     return value
 
 
+def postgres_url(raw: str) -> str:
+    """A postgresql:// URL naming a host and a database; empty stays empty (SQLite)."""
+    value = raw.strip()
+    if not value:
+        return ""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (parsing the port raises on a bad one)
+    except ValueError as exc:
+        raise ValueError(f"must be a postgresql:// URL, or empty ({exc})") from None
+    if parts.scheme not in {"postgresql", "postgres"}:
+        raise ValueError("must be a postgresql://user@host:port/database URL, or empty")
+    if not parts.hostname or not parts.path.strip("/"):
+        raise ValueError("must name a host and a database: postgresql://user@host:port/database")
+    return value
+
+
 def ratio(raw: str) -> float:
     value = float(raw)
     if not 0 <= value <= 1:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.drills.proxy import Proxy
-from localbox.box import read_env_file
+from localbox.box import RATE_LIMITS, read_env_file
 from localbox.moto import moto_server
 from localbox.processes import free_port, http_status, stop
 from localbox.units import ROOT
@@ -29,6 +29,7 @@ from service.contract import PUBLISH_UNIT, WEB_UNIT
 TMPFS_SIZE = "24m"
 BACKUP_EVERY = 3  # seconds: the box's 5-minute timer, sped up
 METRICS_EVERY = 2  # seconds: the publisher's 60-second interval, sped up
+UNLIMITED = 1_000_000  # requests per minute: the rate limits out of the drills' way
 
 
 @dataclass
@@ -145,6 +146,7 @@ def _start(state: Path, proxy: Proxy, mounted: bool, log: Path) -> DrillBox:
         *("--aws-endpoint", proxy.url),
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "AWS_"))}
+    env |= {name: str(UNLIMITED) for name in RATE_LIMITS}  # the drills' load is one client
     with log.open("wb") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     box = DrillBox(port, state, log, proxy, mounted, proc)

@@ -1,4 +1,8 @@
-"""`python -m service.backup {backup,restore,list,verify}`: exit 0 ok, 1 failed, 2 usage.
+"""`python -m service.backup {backup,restore,list,verify,to-postgres,from-postgres}`: exit 0 ok,
+1 failed, 2 usage.
+
+to-postgres and from-postgres move the data between the single box's SQLite backups and the
+PostgreSQL of topology ha (service/backup/moves.py; docs/backups.md says when to run them).
 
 Settings come from the APP_* environment (service.config) and can be overridden by flags. A
 failure prints one JSON line on stdout saying why (journald keeps it), never a traceback.
@@ -24,6 +28,7 @@ from service.backup.s3 import VerifyError
 from service.backup.snapshot import SnapshotError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MOVES = ("to-postgres", "from-postgres")
 FAILURES = (
     commands.Refused,
     VerifyError,
@@ -45,13 +50,20 @@ def parser() -> argparse.ArgumentParser:
         ("restore", "replace the database with a verified backup"),
         ("list", "print the backups, newest first"),
         ("verify", "download and check a backup without restoring it"),
+        ("to-postgres", "load a verified backup (the newest unless --key) into PostgreSQL"),
+        ("from-postgres", "write PostgreSQL into a new, verified backup: the newest"),
     ):
         cmd = sub.add_parser(name, help=text, description=text)
         cmd.add_argument("--database", help="SQLite file (default: APP_DATABASE)")
         cmd.add_argument("--bucket", help="S3 bucket (default: APP_BACKUP_BUCKET)")
         cmd.add_argument("--prefix", help="key prefix (default: APP_BACKUP_PREFIX)")
-        if name in ("restore", "verify"):
+        if name in ("restore", "verify", "to-postgres"):
             cmd.add_argument("--key", help="this backup instead of the newest")
+        if name in MOVES:
+            cmd.add_argument("--database-url", help="PostgreSQL (default: APP_DATABASE_URL)")
+    sub.choices["to-postgres"].add_argument(
+        "--force", action="store_true", help="replace the rows a non-empty database holds"
+    )
     restore = sub.choices["restore"]
     restore.add_argument("--force", action="store_true", help="replace a non-empty database")
     restore.add_argument(
@@ -85,7 +97,24 @@ def settings(args: argparse.Namespace, environ: dict[str, str]) -> commands.Sett
     )
 
 
-def run(args: argparse.Namespace, cfg: commands.Settings) -> Any:
+def database_url(args: argparse.Namespace, environ: dict[str, str]) -> str:
+    """The PostgreSQL a move reads or writes: --database-url, else APP_DATABASE_URL."""
+    if args.database_url:  # parsed as the setting is: a malformed URL is refused the same way
+        environ = {**environ, "APP_DATABASE_URL": args.database_url}
+    url: str = config.from_environ(environ)["DATABASE_URL"]
+    if not url:
+        raise config.ConfigError("APP_DATABASE_URL='': no PostgreSQL (set it or --database-url)")
+    return url
+
+
+def run(args: argparse.Namespace, cfg: commands.Settings, environ: dict[str, str]) -> Any:
+    if args.command in MOVES:
+        from service.backup import moves  # only here: the other commands never load psycopg
+
+        url = database_url(args, environ)
+        if args.command == "to-postgres":
+            return moves.to_postgres(cfg, url, logs.log_event, args.key, args.force)
+        return moves.from_postgres(cfg, url, logs.log_event)
     if args.command == "backup":
         return commands.backup(cfg)
     if args.command == "restore":
@@ -99,8 +128,11 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     """Run one command; the process exit code."""
     logs.configure()
     args = parser().parse_args(argv)  # exits 2 on bad usage
+    environ = dict(os.environ if environ is None else environ)
     try:
-        cfg = settings(args, dict(os.environ if environ is None else environ))
+        cfg = settings(args, environ)
+        if args.command in MOVES:
+            database_url(args, environ)  # a missing or malformed URL is a usage error
     except NoBucket as exc:
         if args.command == "restore" and args.if_missing:  # backups are off: a fresh database
             logs.log_event("restore_skipped", reason=str(exc))
@@ -111,7 +143,7 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         logs.log_event("backup_usage", logging.ERROR, command=args.command, error=str(exc))
         return EXIT_USAGE
     try:
-        result = run(args, cfg)
+        result = run(args, cfg, environ)
     except FAILURES as exc:
         logs.log_event(
             f"{args.command}_failed",

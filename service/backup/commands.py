@@ -122,7 +122,8 @@ def _workdir(database: Path) -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix=".backup-", dir=database.parent)
 
 
-def _choose(s3: Any, bucket: str, prefix: str, key: str | None) -> str | None:
+def choose(s3: Any, bucket: str, prefix: str, key: str | None) -> str | None:
+    """`key` when given, else the newest backup's key; None when the bucket holds none."""
     if key:
         return key
     stored = bucket_io.listing(s3, bucket, prefix)
@@ -231,7 +232,7 @@ def _remember(cfg: Settings) -> None:
 def verify(cfg: Settings, key: str | None = None) -> dict[str, Any]:
     """Download and check one backup (newest unless `key`) without touching the database."""
     s3 = bucket_io.client("s3")
-    chosen = _choose(s3, cfg.bucket, cfg.prefix, key)
+    chosen = choose(s3, cfg.bucket, cfg.prefix, key)
     if chosen is None:
         raise Refused(f"no backup under s3://{cfg.bucket}/{cfg.prefix}/")
     # A scratch directory of its own (TMPDIR), never beside the live database.

@@ -21,8 +21,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from flask import Flask
 
     from service import config, logs
-    from service.db import SqliteStore
     from service.store import UserStateStore
+    from service.stores import open_store
     from service.web import (
         auth,
         body,
@@ -46,13 +46,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
     logs.configure(version=settings["VERSION"], environment=settings["ENV"])
 
-    sqlite = SqliteStore(
-        settings["DATABASE"],
-        busy_timeout_ms=settings["DB_BUSY_TIMEOUT_MS"],
-        pragmas=settings.get("DATABASE_PRAGMAS"),
-    )
-    sqlite.migrate()
-    store: UserStateStore = sqlite
+    raw_store = open_store(settings)  # APP_DATABASE_URL: PostgreSQL; else SQLite
+    store: UserStateStore = raw_store
     if settings["OTEL_ENDPOINT"]:
         # Only now: with tracing off, no process imports OpenTelemetry (tests pass an exporter).
         from service.web import tracing
@@ -67,7 +62,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         started_at=float(os.environ.get("ONEBOX_STARTED_AT", time.time())),
     )
 
-    budget.init_app(app, sqlite)  # the raw store: its daily totals are not traced
+    budget.init_app(app, raw_store)  # the raw store: its daily totals are not traced
     errors.init_app(app)
     observe.init_app(app)
     body.init_app(app)

@@ -1,4 +1,4 @@
-"""The availability error budget: requests and 5xx per UTC day, kept in SQLite, over 30 days.
+"""The availability error budget: requests and 5xx per UTC day, kept in the store, over 30 days.
 
 The request counters of `service.web.metrics` restart with the service; the budget's window is
 a month. So each worker counts its requests per day in memory (a dictionary update per
@@ -19,9 +19,8 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask, Response
 
 from service import contract
-from service.db import SqliteStore
 from service.logs import log_event
-from service.store import StoreError
+from service.store import DailyTotalsStore, StoreError
 from service.web.batching import BackgroundFlush
 
 EXTENSION = "onebox_budget"
@@ -67,7 +66,7 @@ class DailyTotals(BackgroundFlush):
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: DailyTotalsStore,
         clock: Callable[[], float] = time.time,
         flush_seconds: float = 5.0,
     ) -> None:
@@ -130,7 +129,7 @@ def summary(app: Flask) -> dict[str, object]:
     return budget(objective, days, requests, errors)
 
 
-def init_app(app: Flask, store: SqliteStore) -> None:
+def init_app(app: Flask, store: DailyTotalsStore) -> None:
     """Count every answered request into the app's own store (closed by shutdown, after this)."""
     totals = DailyTotals(store)
     app.extensions[EXTENSION] = totals

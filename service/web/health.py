@@ -1,11 +1,13 @@
 """Health: the detailed check, plus liveness and readiness probes.
 
-/api/health        status, uptime, database (with latency), memory, environment; 503 if the
-                   database does not answer
+/api/health        status, uptime, database (kind, mode, latency), memory, environment; 503 if
+                   the database does not answer or cannot take writes
 /api/health/live   the process answers; never touches the database
-/api/health/ready  the database answers from the file the store opened, which is still there
-                   and writable, and the process is not shutting down; 503 with the reason
-                   otherwise
+/api/health/ready  the database takes writes (SQLite: from the file the store opened, which is
+                   still there and writable; PostgreSQL: the server answers and is neither in
+                   recovery nor read-only), and the process is not shutting down; 503 with the
+                   reason otherwise
+The database's mode is read after the ping: a PostgreSQL server's can change (a failover).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from tests.support import ROOT, answers, free_port, require_tool, wait_until
 SUITE = {
     "make test": "the whole suite",
     "make local": "tests/localbox/test_make_local.py",
+    "make local TOPOLOGY=ha": "tests/localbox/test_ha.py",
 }
 TOOLS = ("make", "curl", "jq", "sqlite3", "promtool")
 PIPED_MAKE = re.compile(r"\bmake\b(?! -s\b)[^|#]*\|")  # `make x | jq`: make echoes its command

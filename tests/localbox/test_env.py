@@ -52,3 +52,15 @@ def test_the_api_token_reaches_the_web_service_and_no_file(
     assert web["APP_API_TOKEN"] == "local-token" and "APP_OTHER" not in web
     assert "APP_API_TOKEN" not in box.environment(box.roles.publisher, "http://127.0.0.1:9999")
     assert "local-token" not in (tmp_path / "run" / "localbox.env").read_text()
+
+
+def test_rate_limits_from_our_environment_reach_the_env_file_that_nginx_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = Box(tmp_path, 8123, 300.0, say=lambda line: None, front=False)
+    default = read_env_file(box.write_env_file("http://127.0.0.1:9999"))
+    monkeypatch.setenv("APP_RATE_WRITES_PER_MINUTE", "999999")
+    lifted = read_env_file(box.write_env_file("http://127.0.0.1:9999"))
+    assert lifted["APP_RATE_WRITES_PER_MINUTE"] == "999999"
+    assert default["APP_RATE_WRITES_PER_MINUTE"] != "999999"
+    assert lifted["APP_RATE_READS_PER_MINUTE"] == default["APP_RATE_READS_PER_MINUTE"]

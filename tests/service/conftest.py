@@ -1,5 +1,10 @@
 """Fixtures for the service: an app on a temporary database, and real gunicorn processes.
 
+The app runs on SQLite, or on PostgreSQL too in a module that sets `EACH_STORE = True`: its
+tests then run once per store (a test marked `sqlite_only` reaches into SQLite's file and runs
+on SQLite alone). PostgreSQL is one throwaway server per session (localbox/postgres.py), and a
+fresh database on it per test.
+
 `start_service` starts gunicorn with the exact command line and environment that
 service/deploy/onebox.service declares, with only the bind address, the database and the
 metrics directory moved into the test's temporary directory.
@@ -7,10 +12,16 @@ metrics directory moved into the test's temporary directory.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import shutil
 import subprocess
+import sys
+import tempfile
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +30,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from localbox import postgres
 from localbox.units import OFF_BOX
 from service.web import create_app
 from tests.aws import aws_environment, moto_server
@@ -35,9 +47,98 @@ from tests.support import (
 UNIT = "onebox.service"
 
 
+STORE_KINDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: reaches into SQLite's file; not per store")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run the tests of an `EACH_STORE` module once per store (see the module's docstring)."""
+    if "store_kind" not in metafunc.fixturenames:
+        return
+    each = getattr(metafunc.module, "EACH_STORE", False)
+    if each and not metafunc.definition.get_closest_marker("sqlite_only"):
+        metafunc.parametrize("store_kind", STORE_KINDS, indirect=True)
+
+
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    app = create_app({"DATABASE": str(tmp_path / "app.db"), "ENV": "test"})
+def store_kind(request: pytest.FixtureRequest) -> str:
+    kind: str = getattr(request, "param", "sqlite")
+    return kind
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres.Postgres]:
+    """One PostgreSQL for the session; skipped (failed under CI) where none can start."""
+    problem = postgres.missing()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required under CI: {problem}")
+        pytest.skip(f"no PostgreSQL server here: {problem}")
+    # Not pytest's tmp_path: its 0700 parents keep out the `postgres` user the server runs as.
+    folder = Path(tempfile.mkdtemp(prefix="onebox-pg-"))
+    folder.chmod(0o755)
+    try:
+        with ExitStack() as stack:
+            with _log_handle_left_open():
+                server = stack.enter_context(postgres.running(folder / "cluster"))
+            yield server
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def _log_handle_left_open() -> Iterator[None]:
+    """Let `running` start the server: it hands postgres.log to the child without closing its
+    own handle, and pytest would turn that handle's ResourceWarning into this fixture's error."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if not str(getattr(unraisable.object, "name", "")).endswith("postgres.log"):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        gc.collect()
+        sys.unraisablehook = previous
+
+
+@contextmanager
+def fresh_database(server: postgres.Postgres) -> Iterator[str]:
+    """The URL of a new, empty database on `server`, dropped when the block ends."""
+    import psycopg
+
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield server.url.rpartition("/")[0] + f"/{name}"
+    finally:
+        with psycopg.connect(server.url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def postgres_url(postgres_server: postgres.Postgres) -> Iterator[str]:
+    """A database of the test's own."""
+    with fresh_database(postgres_server) as url:
+        yield url
+
+
+def store_settings(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> dict[str, str]:
+    """The overrides that put an app on a fresh database of `kind`."""
+    if kind == "postgresql":
+        return {"DATABASE_URL": request.getfixturevalue("postgres_url")}
+    return {"DATABASE": str(tmp_path / "app.db")}
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, store_kind: str, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app({**store_settings(request, store_kind, tmp_path), "ENV": "test"})
     yield app
     app.extensions["onebox"].activity.close()
     app.extensions["onebox"].store.close()

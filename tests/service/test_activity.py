@@ -12,6 +12,8 @@ from flask import Flask
 from service.store import ActiveUsers, StoreUnavailable
 from service.web.activity import WINDOW_SECONDS, ActivityTracker
 
+EACH_STORE = True  # tests/service/conftest.py: the app's tests run on SQLite and on PostgreSQL
+
 
 class Clock:
     def __init__(self) -> None:
@@ -114,8 +116,15 @@ def test_a_failed_flush_keeps_the_batch_for_the_next_one(
 
 
 def active_rows(app: Flask) -> int:
+    query = "SELECT count(*) FROM user_activity"
+    if app.config["DATABASE_URL"]:
+        import psycopg
+
+        with psycopg.connect(app.config["DATABASE_URL"]) as pg:
+            row = pg.execute(query).fetchone()
+            return int(row[0]) if row else 0
     with closing(sqlite3.connect(app.config["DATABASE"])) as conn:
-        return int(conn.execute("SELECT count(*) FROM user_activity").fetchone()[0])
+        return int(conn.execute(query).fetchone()[0])
 
 
 @pytest.mark.parametrize("method", ["OPTIONS", "HEAD"])

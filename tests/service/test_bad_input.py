@@ -17,6 +17,7 @@ JSON = "application/json"
 MUTE = "/api/users/alice/mute"
 DEVICE = "/api/users/alice/device"
 STATE = "/api/users/alice/state"
+EACH_STORE = True  # tests/service/conftest.py: every test runs on SQLite and on PostgreSQL
 
 
 def bad(

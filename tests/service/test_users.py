@@ -7,6 +7,8 @@ from flask.testing import FlaskClient
 
 from service.web import create_app
 
+EACH_STORE = True  # tests/service/conftest.py: every test runs on SQLite and on PostgreSQL
+
 
 def patch(client: FlaskClient, path: str, body: object, **headers: str) -> tuple[int, dict]:
     response = client.patch(path, json=body, headers=headers)
@@ -53,8 +55,10 @@ def test_an_unknown_user_is_a_json_404(client: FlaskClient) -> None:
 
 def test_state_survives_a_new_app_on_the_same_database(app: Flask) -> None:
     app.test_client().patch("/api/users/keep/mute", json={"isMuted": True})
-    again = create_app({"DATABASE": app.config["DATABASE"], "ENV": "test"})
+    same = {key: app.config[key] for key in ("DATABASE", "DATABASE_URL")}
+    again = create_app({**same, "ENV": "test"})
     assert again.test_client().get("/api/users/keep/state").get_json()["isMuted"] is True
+    again.extensions["onebox"].store.close()
 
 
 def test_writes_need_the_bearer_token_when_one_is_configured(app: Flask) -> None:
