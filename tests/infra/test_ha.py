@@ -159,6 +159,8 @@ def test_the_boxes_settings_select_postgresql_with_the_password_file_and_tls(ha_
     assert env["PGPASSFILE"] == contract.PGPASS_FILE and env["PGSSLMODE"] == "require"
     assert env["APP_METRICS_STACK"] == "dev"
     assert set(config.parse_env_file(config.env_file_text(env))) == set(env)
+    # The service takes the URL as its PostgreSQL store's (service/values.py validates it).
+    assert config.from_environ(env)["DATABASE_URL"] == env["APP_DATABASE_URL"]
 
 
 def test_ha_alarms_are_the_contracts_with_the_fleets_dimensions(ha_run: Run) -> None:
