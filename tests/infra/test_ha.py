@@ -86,7 +86,7 @@ def test_rds_is_small_encrypted_private_backed_up_and_keeps_a_final_snapshot(ha_
     assert (db["engine"], db["instanceClass"]) == ("postgres", "db.t4g.micro")
     assert (db["allocatedStorage"], db["storageType"]) == (20, "gp3")
     assert db["storageEncrypted"] is True and db["publiclyAccessible"] is False
-    assert db["backupRetentionPeriod"] == 7
+    assert db["backupRetentionPeriod"] == 7 and db["autoMinorVersionUpgrade"] is True
     assert db["skipFinalSnapshot"] is False and db["finalSnapshotIdentifier"]
     assert db["manageMasterUserPassword"] is True and "password" not in db
     assert db["dbSubnetGroupName"]
