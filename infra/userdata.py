@@ -17,7 +17,7 @@ token and the origin secret from their SecureStrings, infra/secrets.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -211,9 +211,12 @@ HA_SKIPPED_UNITS = {
 def ha_files() -> list[dict[str, Any]]:
     """A drop-in per skipped unit: the unit stays enabled and skips itself (a failed condition
     is no failure: onebox.service, which requires the data unit, starts). The condition names
-    the bootstrap's own file, which every box has: where this drop-in is, the unit never runs.
-    cloud-init's defaults (root:root, 0644) are the files': left out, the 4 KB still hold."""
-    drop_in = {"content": f"[Unit]\nConditionPathExists=!{BOOTSTRAP_ENV_FILE}\n"}
+    the directory of the bootstrap's file, which every box has: where this drop-in is, the unit
+    never runs. cloud-init's defaults (root:root, 0644) are the files': left out, like every
+    byte these can spare, so the 4 KB hold for a stack name of some 30 characters."""
+    drop_in = {
+        "content": f"[Unit]\nConditionPathExists=!{PurePosixPath(BOOTSTRAP_ENV_FILE).parent}\n"
+    }
     return [{"path": f"{SYSTEMD_DIR}/{unit}.d/ha.conf", **drop_in} for unit in HA_SKIPPED_UNITS]
 
 

@@ -56,9 +56,10 @@ def test_each_drop_in_passes_systemd_analyze_verify(box_root: Path, unit: str) -
 
 
 def test_the_drop_ins_condition_is_false_wherever_the_bootstrap_ran() -> None:
-    """The condition names the bootstrap's own file: every box has it, so the unit skips."""
+    """The condition names the bootstrap file's directory: every box has it, so the unit skips."""
     (entry, *_) = userdata.ha_files()
-    assert f"ConditionPathExists=!{contract.BOOTSTRAP_ENV_FILE}" in entry["content"]
+    directory = contract.BOOTSTRAP_ENV_FILE.rsplit("/", 1)[0]
+    assert f"ConditionPathExists=!{directory}\n" in entry["content"]
     assert any(f["path"] == contract.BOOTSTRAP_ENV_FILE for f in _written())
 
 
@@ -84,3 +85,10 @@ def test_plan_for_ha_says_rds_backups_replace_the_sqlite_ones_and_prices_it() ->
     for item in ("alb_hours", "alb_lcu", "rds_instance", "rds_storage_gp3", "public_ipv4_x2"):
         assert f"\n  {item} " in out, item
     assert "aws:rds/instance:Instance" in out and "aws:ec2/instance:Instance" not in out
+
+
+def test_the_ha_user_data_holds_a_real_bucket_name_and_a_long_stack_name() -> None:
+    """S3 names a prefixed bucket with 26 more characters (the mocks' name is shorter)."""
+    bucket = "onebox-backups-" + "2" * 26
+    facts = userdata.BoxFacts("production-eu-west", "eu-west-1", bucket, 8080, "f" * 64, ha=True)
+    assert len(userdata.render(facts).encode()) <= userdata.USER_DATA_LIMIT
