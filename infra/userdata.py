@@ -32,10 +32,13 @@ from service.contract import (
     BOOTSTRAP_ENV_FILE,
     BOOTSTRAP_UNIT,
     DATA_UNIT,
+    DATABASE_NAME,
+    DATABASE_PORT,
+    DATABASE_USER,
     GUNICORN_METRICS_URL,
+    PGPASS_FILE,
     SLO_AVAILABILITY_PCT,
     SYSTEMD_DIR,
-    database_environment,
     log_group,
     metrics_namespace,
     release_parameter,
@@ -153,7 +156,15 @@ def _ha(box: BoxEnvironment) -> dict[str, str]:
     metrics also per stack, so the alarms see the fleet as one service. Nothing for single."""
     if box.database_host is None:
         return {}
-    return {**database_environment(box.database_host), "APP_METRICS_STACK": box.stack}
+    url = f"postgresql://{DATABASE_USER}@{box.database_host}:{DATABASE_PORT}/{DATABASE_NAME}"
+    return {
+        "APP_DATABASE_URL": url,
+        # libpq's own variables beside the URL (the env file's format carries no `?` or `&`):
+        # the password file onebox-secrets writes, and TLS, which RDS speaks.
+        "PGPASSFILE": PGPASS_FILE,
+        "PGSSLMODE": "require",
+        "APP_METRICS_STACK": box.stack,
+    }
 
 
 def _prometheus(on: bool) -> dict[str, str]:

@@ -307,18 +307,16 @@ GUNICORN_METRICS_URL = f"unix:{GUNICORN_SOCKET}:/metrics"
 
 # -- the ha topology (an ALB, an auto scaling group, RDS PostgreSQL) -----------------------------
 TOPOLOGIES = ("single", "ha")  # the stack's `topology`: one box (the default), or the ha fleet
-# gunicorn's graceful_timeout (service/web/gunicorn.conf.py; a test holds the two equal): the
-# longest a request may still run once a stop begins. The target group's deregistration delay
-# is the same number, so the balancer drains an instance exactly as long as gunicorn does.
+# gunicorn's graceful_timeout (service/web/gunicorn.conf.py; a test holds the two equal), and
+# the target group's deregistration delay: the balancer drains a box as long as gunicorn does.
 GRACEFUL_TIMEOUT_SECONDS = 30
 HEALTH_READY_PATH = "/api/health/ready"  # 200 only while the service serves: the ALB's check
 DATABASE_NAME = "onebox"  # the RDS instance's database
 DATABASE_USER = "onebox"  # its master user; RDS keeps the password in Secrets Manager
 DATABASE_PORT = 5432
 WEB_USER = "onebox"  # onebox.service's User=: owns PGPASS_FILE (libpq reads it as that user)
-# The password file libpq reads (PGPASSFILE): onebox-secrets writes it from the RDS-managed
-# secret, owned by the service's user, mode 0600 (libpq ignores a password file with any group
-# or world bit).
+# libpq's password file (PGPASSFILE), from the RDS-managed secret (onebox-secrets): the service
+# user's, mode 0600, as libpq ignores a password file with any group or world bit.
 PGPASS_FILE = f"{SECRETS_DIR}/pgpass"
 STACK_DIMENSION = "Stack"  # the publisher's per-stack dimension (ha): alarms across instances
 
@@ -327,16 +325,3 @@ def database_secret_parameter(stack: str) -> str:
     """The SSM String parameter naming the RDS-managed secret (its ARN) onebox-secrets reads;
     it exists in the ha topology only. (The ARN's `rds!db-...` name is no env-file value.)"""
     return f"/onebox/{stack}/database-secret"
-
-
-def database_url(host: str) -> str:
-    """APP_DATABASE_URL for the ha box. The password file and TLS are libpq's own variables
-    beside it (database_environment): the env file's format carries no `?` or `&`."""
-    return f"postgresql://{DATABASE_USER}@{host}:{DATABASE_PORT}/{DATABASE_NAME}"
-
-
-def database_environment(host: str) -> dict[str, str]:
-    """What the ha box's env file adds for the PostgreSQL store: the URL, and libpq's
-    PGPASSFILE (onebox-secrets writes it) and PGSSLMODE (RDS speaks TLS; require it)."""
-    return {"APP_DATABASE_URL": database_url(host), "PGPASSFILE": PGPASS_FILE,
-            "PGSSLMODE": "require"}  # fmt: skip
