@@ -55,7 +55,7 @@ local: venv
 	$(PY) -m localbox --port $(PORT) --state $(STATE)$(if $(TOPOLOGY), --topology $(TOPOLOGY))$(if $(BACKUP_EVERY), --backup-every $(BACKUP_EVERY))
 
 plan: venv
-	$(PY) -m infra.plan
+	$(PY) -m infra.plan $(if $(TOPOLOGY),--topology $(TOPOLOGY))
 
 up: venv
 	$(PY) -m infra.cli up

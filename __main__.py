@@ -6,15 +6,27 @@ SDK's mocks. Nothing else knows the whole graph.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pulumi
 
-from infra import config, costs, sources, userdata
-from infra.alarm_specs import alarm_metric_count, all_alarms
+from infra import config, costs, ha_costs, sources, userdata
+from infra.alarm_specs import (
+    alarm_metric_count,
+    all_alarms,
+    errors_alarm,
+    uptime_alarm,
+)
+from infra.balancer import Balancer, BalancerArgs
 from infra.bucket import BackupBucket, BackupBucketArgs
+from infra.config import HA_MIN_SIZE
+from infra.database import Database, DatabaseArgs
 from infra.edge import Edge, EdgeArgs
+from infra.fleet import Fleet, FleetArgs
+from infra.ha_alarms import ha_alarms
 from infra.logs import ErrorsAlarm, ErrorsAlarmArgs, Logs, LogsArgs
-from infra.monitoring import Monitoring, MonitoringArgs
-from infra.network import Network, NetworkArgs
+from infra.monitoring import HaWatch, Monitoring, MonitoringArgs
+from infra.network import Network, NetworkArgs, default_subnets
 from infra.release import ReleaseArgs, ServiceRelease
 from infra.secrets import SecretsArgs, StackSecrets
 from infra.server import ROOT_VOLUME_GB, Server, ServerArgs
@@ -22,6 +34,7 @@ from infra.settings import BoxSettings, SettingsArgs
 from infra.tags import tags
 from service.contract import (
     api_token_parameter,
+    database_secret_parameter,
     metrics_namespace,
     origin_secret_parameter,
     release_parameter,
@@ -33,6 +46,7 @@ settings = config.load()
 stack = pulumi.get_stack()
 namespace = metrics_namespace(stack)
 with_edge = settings.edge == "cloudfront"
+ha = settings.topology == "ha"  # an ALB, an auto scaling group and RDS; else the one box
 
 network = Network(
     "onebox-network",
@@ -42,6 +56,7 @@ network = Network(
         settings.ssh_cidr,
         tags(stack, "network"),
         from_cloudfront=with_edge,
+        http_ingress=not ha,  # ha: the fleet admits its balancer only
     ),
 )
 # Kept while the stack is paused, so a resumed box gets the same token and origin secret.
@@ -72,27 +87,40 @@ release = ServiceRelease(
 )
 
 
-def box_settings(bucket_name: str) -> str:
+def box_settings(bucket_name: str, database_host: str | None = None) -> str:
     """The env file's text: service settings, which reach the box with no replacement."""
-    return userdata.settings(userdata.box_environment(settings, stack, bucket_name))
+    box = userdata.box_environment(settings, stack, bucket_name)
+    return userdata.settings(dataclasses.replace(box, database_host=database_host))
 
 
 def user_data(bucket_name: str) -> str:
     """The bootstrap cloud-config: stack facts only, so a setting never replaces the box."""
     facts = userdata.box_facts(settings, stack, bucket_name, sources.base_digest())
-    return userdata.render(facts)
+    return userdata.render(dataclasses.replace(facts, ha=ha))
 
 
+database = None
+if ha:
+    subnets = default_subnets(network.vpc_id)
+    database = Database(
+        "onebox-db",
+        DatabaseArgs(stack, network.vpc_id, subnets, network.security_group_id,
+                     database_secret_parameter(stack), settings.db_instance_class,
+                     settings.db_storage_gb, tags(stack, "database")),
+    )  # fmt: skip
+text = (
+    pulumi.Output.all(bucket.bucket_name, database.address).apply(lambda v: box_settings(*v))
+    if database
+    else bucket.bucket_name.apply(box_settings)
+)
 box_config = BoxSettings(
-    "onebox-settings",
-    SettingsArgs(
-        bucket.bucket_name.apply(box_settings), settings_parameter(stack), tags(stack, "settings")
-    ),
+    "onebox-settings", SettingsArgs(text, settings_parameter(stack), tags(stack, "settings"))
 )
 
 
 server = None
-if settings.running:  # running=false: no instance, no address; bucket, topic, budget remain
+# running=false: no instance, no address; bucket, topic, budget remain. ha: the fleet instead.
+if settings.running and not ha:
     server = Server(
         "onebox",
         ServerArgs(
@@ -112,12 +140,44 @@ if settings.running:  # running=false: no instance, no address; bucket, topic, b
         ),
     )
 
+balancer = fleet = None
+if database:
+    balancer = Balancer(
+        "onebox-lb",
+        BalancerArgs(network.vpc_id, subnets, settings.http_port, network.security_group_id,
+                     with_edge, settings.allowed_cidrs, tags(stack, "balancer")),
+    )  # fmt: skip
+    fleet = Fleet(
+        "onebox-fleet",
+        FleetArgs(
+            instance_type=settings.instance_type,
+            ami_id=settings.ami_id,
+            security_group_id=network.security_group_id,
+            balancer_security_group_id=balancer.security_group_id,
+            http_port=settings.http_port,
+            user_data=bucket.bucket_name.apply(user_data),
+            subnet_ids=subnets,
+            target_group_arn=balancer.target_group_arn,
+            request_count_label=pulumi.Output.concat(
+                balancer.arn_suffix, "/", balancer.target_group_arn_suffix
+            ),
+            max_size=settings.asg_max,
+            bucket_arn=bucket.bucket_arn,
+            release_parameter_arn=release.parameter_arn,
+            metrics_namespace=namespace,
+            database_secret_arn=database.secret_arn,
+            log_group_arn=logs.group_arn,
+            boot_after=[release, box_config, network, logs, secrets, database],
+            tags=tags(stack, "fleet"),
+        ),
+    )
+origin = server.public_dns if server else balancer.dns_name if balancer else None
 edge = None
-if server and secrets.origin_secret is not None:  # no box, no origin: paused, no distribution
+if origin is not None and secrets.origin_secret is not None:  # paused: no origin, no edge
     edge = Edge(
         "onebox-edge",
         EdgeArgs(
-            origin_domain=server.public_dns,
+            origin_domain=origin,
             http_port=settings.http_port,
             origin_secret=secrets.origin_secret,
             domain=settings.domain,
@@ -131,6 +191,8 @@ if edge:
     base = edge.domain_name.apply(lambda host: f"https://{host}")
 elif server:  # edge none: plain HTTP straight to the box
     base = server.public_ip.apply(lambda ip: f"http://{ip}{port}")
+elif balancer:  # ha, edge none: plain HTTP to the balancer
+    base = balancer.dns_name.apply(lambda host: f"http://{host}{port}")
 # The outside check probes what users reach: the edge's name over HTTPS, else the box itself.
 uptime_target: tuple[pulumi.Input[str], bool, int] | None = None
 if edge:
@@ -148,9 +210,13 @@ monitoring = Monitoring(
         slo_availability_pct=settings.slo_availability_pct,
         tags=tags(stack, "monitoring"),
         uptime_target=uptime_target,
+        ha=HaWatch(stack, fleet.group_name, balancer.arn_suffix,
+                   balancer.target_group_arn_suffix, database.identifier)
+        if fleet and balancer and database
+        else None,
     ),
-)
-if server:  # the metric filter counts what the box logs: no box, nothing to hear
+)  # fmt: skip
+if server or fleet:  # the metric filter counts what the box logs: no box, nothing to hear
     ErrorsAlarm(
         f"onebox-{stack}-logs",
         ErrorsAlarmArgs(stack, monitoring.topic_arn, tags(stack, "monitoring")),
@@ -169,6 +235,17 @@ usage = costs.Usage(
     domain=settings.domain is not None,
 )
 breakdown = costs.breakdown(usage, settings.free_tier)
+if fleet:  # ha: min-size boxes, the balancer, RDS; its own alarms (+ uptime's and errors')
+    ha_specs = [*ha_alarms(namespace, settings.slo_availability_pct), errors_alarm(namespace)]
+    if uptime_target is not None:
+        ha_specs.append(uptime_alarm())
+    ha_usage = ha_costs.HaUsage(
+        boxes=HA_MIN_SIZE,
+        db_instance_class=settings.db_instance_class,
+        db_storage_gb=settings.db_storage_gb,
+        alarm_metrics=alarm_metric_count(ha_specs),
+    )
+    breakdown = ha_costs.breakdown(usage, ha_usage, settings.free_tier)
 console = (
     f"https://{settings.region}.console.aws.amazon.com/cloudwatch/home?region={settings.region}"
 )
@@ -200,3 +277,8 @@ pulumi.export(
 )
 pulumi.export("monthly_cost_usd", costs.total(breakdown))
 pulumi.export("cost_breakdown", breakdown)
+if fleet and balancer and database:  # ha only: the single box's outputs stay as they were
+    pulumi.export("load_balancer_dns", balancer.dns_name)
+    pulumi.export("asg_name", fleet.group_name)
+    pulumi.export("database_address", database.address)
+    pulumi.export("database_secret_arn", database.secret_arn)

@@ -37,6 +37,9 @@ class AlarmSpec:
     inputs: tuple[tuple[str, str], ...] = ()  # (id, metric name) read by `expression`
     # Several windows: each input at its own period; `expression` (returned) combines them.
     queries: tuple[Query, ...] = ()
+    # The dimensions it is read by (topology ha; names of ha_dimensions in infra/alarm_specs.py).
+    # Empty: the single box's, InstanceId.
+    dimension_keys: tuple[str, ...] = ()
 
     @property
     def level(self) -> contract.Alarm:

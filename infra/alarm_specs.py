@@ -19,7 +19,7 @@ from service import contract
 EC2 = "AWS/EC2"
 ROUTE53 = "AWS/Route53"
 UPTIME_KEY = "uptime-check"
-UPTIME_PATH = "/api/health/ready"  # the service's readiness route: 200 only when it serves
+UPTIME_PATH = contract.HEALTH_READY_PATH  # the readiness route: 200 only when it serves
 SLO_BURN_KEY = "slo-burn"
 # The instance's ten, the burn-rate alarm and the uptime check (the first ten alarm *metrics*
 # are free; `alarm_metric_count` says how many the stack reads).

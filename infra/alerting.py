@@ -75,7 +75,10 @@ def _metric_args(spec: AlarmSpec, dimensions: dict[str, Any]) -> dict[str, Any]:
             "namespace": spec.namespace,
             "metric_name": spec.metric,
             "period": spec.period,
-            "statistic": spec.statistic,
+            # A percentile (p95) is an extended statistic; the single box's alarms use none.
+            ("extended_statistic" if spec.statistic.startswith("p") else "statistic"): (
+                spec.statistic
+            ),
             "dimensions": dimensions,
         }
     queries: list[dict[str, Any]] = [

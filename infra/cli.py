@@ -3,6 +3,9 @@
 Fails with a clear message and exit code 2 when the Pulumi CLI is not on PATH or no AWS
 credentials can be found, instead of letting pulumi fail half-way.
 
+`deploy` (topology ha) runs the deploy agent on the fleet's boxes one at a time through SSM Run
+Command (infra/rollout.py); the single box's agent deploys by itself within a minute.
+
 `replace` moves the box to the newest Amazon Linux 2023 AMI (or `--ami`): it pins `amiId` to
 that AMI and runs `pulumi up --replace <instance>`. Pinning is what moves it: with `amiId`
 unset the instance ignores AMI changes, and Pulumi keeps an ignored property's value from the
@@ -20,7 +23,7 @@ from collections.abc import Callable
 
 import boto3
 
-from infra import config
+from infra import config, rollout
 from infra.config import AL2023_AMI_PARAMETER
 from infra.mocks import PROJECT, stack_values
 
@@ -30,7 +33,7 @@ NOTES = {
     "destroy": "Note: the backups bucket and its settings are kept (retain_on_delete); "
     "see docs/infrastructure.md to reuse it (restoreFromBucket) or delete it.",
 }
-VERBS = (*NOTES, "replace")
+VERBS = (*NOTES, "replace", "deploy")
 # The instance's place in the program: Server("onebox") in __main__.py, its child
 # f"{name}-instance" (tests/infra/test_replace.py checks it against what is declared).
 SERVER_TYPE, SERVER_NAME = "onebox:server:Server", "onebox"
@@ -95,6 +98,26 @@ def replace(
     return 0
 
 
+def stack_output(stack: str, name: str) -> str:
+    """One output of the deployed stack (`pulumi stack output`), '' when it has none."""
+    result = subprocess.run(
+        ["pulumi", "stack", "output", name, "--stack", stack],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def deploy(stack: str) -> int:
+    """topology ha: the published release onto every box, one at a time (infra/rollout.py)."""
+    region = str(stack_values(stack).get("aws:region", "us-east-1"))
+    group = stack_output(stack, "asg_name")
+    ssm = boto3.client("ssm", region_name=region)
+    return rollout.roll(ssm, group, stack_output(stack, "release_version"))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `pulumi <verb> --stack <stack> [extra...]`; 2 when it cannot run here."""
     parser = argparse.ArgumentParser(prog="python -m infra.cli")
@@ -112,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
             return replace(args.stack, args.ami, args.yes, extra)
         except ValueError as exc:  # a bad --ami or stack, named by the message
             print(f"make replace: {exc}", file=sys.stderr)
+            return USAGE_ERROR
+    if args.verb == "deploy":
+        try:
+            return deploy(args.stack)
+        except ValueError as exc:  # no group: the stack is not ha, or not up
+            print(f"deploy: {exc}", file=sys.stderr)
             return USAGE_ERROR
     if NOTES[args.verb]:
         print(NOTES[args.verb])

@@ -15,9 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra import config_rules
 from service import contract
 
 FREE_TIER_PLANS = ("legacy", "none")
+HA_MIN_SIZE = 2  # an ALB needs two AZs; two instances keep serving while one is replaced
 # cloudfront (the default): HTTPS through CloudFront, the HTTP port open to its origin-facing
 # addresses only. none: no distribution, the HTTP port open to allowedCidrs over plain HTTP.
 EDGES = ("cloudfront", "none")
@@ -37,6 +39,8 @@ _ZONE = re.compile(r"^Z[A-Z0-9]{4,31}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9._~-]{32,128}$")
 # A Sentry DSN: an http(s) URL of visible ASCII (what onebox-secrets accepts on the box).
 _DSN = re.compile(r"^https?://[\x21-\x7e]+$")
+# RDS instance classes this stack prices and that run PostgreSQL on Graviton or x86 burstables.
+_DB_CLASS = re.compile(r"^db\.t(3|4g)\.(micro|small|medium|large)$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # The retention values CloudWatch Logs accepts (PutRetentionPolicy's retentionInDays).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
@@ -88,6 +92,11 @@ class StackConfig:
     # The availability objective (% of requests without a 5xx over contract.SLO_WINDOW_DAYS):
     # the burn-rate alarm, the dashboard's budget and the box's /api/metrics budget use it.
     slo_availability_pct: float = contract.SLO_AVAILABILITY_PCT
+    # single: the one box. ha: an ALB, 2..asg_max boxes, RDS (docs/infrastructure.md).
+    topology: str = "single"
+    asg_max: int = 4  # ha only: the auto scaling group's max size (its min is HA_MIN_SIZE)
+    db_instance_class: str = "db.t4g.micro"  # ha only: the RDS instance class
+    db_storage_gb: int = 20  # ha only: the RDS gp3 volume (20 GB is gp3's minimum for RDS)
 
     @property
     def alerts(self) -> str:
@@ -186,22 +195,6 @@ def _secret(key: str, value: Any, pattern: re.Pattern[str], what: str) -> str:
     return text
 
 
-def _check_edge(config: StackConfig) -> StackConfig:
-    """The keys that only make sense together: a domain needs its zone and the edge."""
-    if (config.domain is None) != (config.hosted_zone_id is None):
-        raise ValueError("domain and hostedZoneId: set both (the zone holds the domain) or neither")
-    if config.edge == "cloudfront" and not (
-        config.http_port in (80, 443) or config.http_port >= 1024
-    ):
-        raise ValueError(
-            f"httpPort: {config.http_port} is not a port CloudFront connects to an origin on "
-            "(80, 443 or 1024-65535); choose one, or edge: none"
-        )
-    if config.domain is not None and config.edge != "cloudfront":
-        raise ValueError(f"domain: {config.domain!r} needs edge: cloudfront (edge is 'none')")
-    return config
-
-
 def _window(value: Any) -> str:
     text = " ".join(str(value).split())
     if not _WINDOW.fullmatch(text):
@@ -264,6 +257,16 @@ _PARSERS: dict[str, tuple[str, Any]] = {
     "readsPerMinute": ("reads_per_minute", lambda v: _int("readsPerMinute", v, 1, 100_000)),
     "prometheus": ("prometheus", lambda v: _bool("prometheus", v)),
     "sloAvailabilityPct": ("slo_availability_pct", _objective),
+    "topology": ("topology", lambda v: _one_of("topology", v, contract.TOPOLOGIES)),
+    "asgMax": ("asg_max", lambda v: _int("asgMax", v, HA_MIN_SIZE, 20)),
+    "dbInstanceClass": (
+        "db_instance_class",
+        lambda v: _matching(
+            "dbInstanceClass", v, _DB_CLASS, "a db.t3/db.t4g class, micro to large"
+        ),
+    ),
+    # gp3 on RDS: 20 GiB at least; 1000 is far above what this stack's service needs.
+    "dbStorageGb": ("db_storage_gb", lambda v: _int("dbStorageGb", v, 20, 1000)),
     "aws:region": ("region", lambda v: _matching("aws:region", v, _REGION, "an AWS region")),
 }
 
@@ -280,7 +283,7 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
         value = raw.get(key)
         if value is not None and value != "":
             values[name] = parser(value)
-    return _check_edge(StackConfig(**values))
+    return config_rules.check(StackConfig(**values))
 
 
 def load() -> StackConfig:

@@ -48,6 +48,7 @@ def budget_widget(
     region: str,
     y: int,
     objective_pct: float = contract.SLO_AVAILABILITY_PCT,
+    dimension: str = contract.METRIC_DIMENSION,
 ) -> dict[str, Any]:
     """The error budget of `objective_pct` left, in % of contract.SLO_WINDOW_DAYS: one number,
     both metrics summed over the whole window (a widget period may be any multiple of 60 s).
@@ -56,7 +57,7 @@ def budget_widget(
     left = f"100 * (1 - (errors / requests) / {allowed:g})"
     pairs = (("errors", contract.ERRORS_5XX_METRIC), ("requests", contract.REQUESTS_METRIC))
     metrics: list[list[Any]] = [
-        [namespace, metric, contract.METRIC_DIMENSION, instance_id, {"id": key, "visible": False}]
+        [namespace, metric, dimension, instance_id, {"id": key, "visible": False}]
         for key, metric in pairs
     ]
     metrics.append([{"expression": left, "label": "Budget left (%)", "id": "budget"}])
@@ -92,9 +93,14 @@ def dashboard_body(
     region: str,
     health_check_id: str | None = None,
     objective_pct: float = contract.SLO_AVAILABILITY_PCT,
+    fleet: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """One graph per contract metric plus CPU, the error budget of `objective_pct` left and the
-    uptime check; without an instance (paused) only a note."""
+    uptime check; without an instance (paused) only a note. `fleet` (topology ha: the stack and
+    the auto scaling group) reads every graph across the boxes instead of one instance's."""
+    if fleet is not None:
+        own, ec2 = (contract.STACK_DIMENSION, fleet[0]), ("AutoScalingGroupName", fleet[1])
+        return _graphs(namespace, region, health_check_id, objective_pct, own, ec2)
     if instance_id is None:
         note = {"markdown": "The stack is paused (running=false): no instance, no metrics."}
         return {
@@ -102,12 +108,26 @@ def dashboard_body(
                 {"type": "text", "x": 0, "y": 0, "width": 24, "height": 2, "properties": note}
             ]
         }
+    by_instance = (contract.METRIC_DIMENSION, instance_id)
+    return _graphs(namespace, region, health_check_id, objective_pct, by_instance, by_instance)
+
+
+def _graphs(
+    namespace: str,
+    region: str,
+    health_check_id: str | None,
+    objective_pct: float,
+    own: tuple[str, str],
+    ec2: tuple[str, str],
+) -> dict[str, Any]:
+    """The graphs, the budget and the uptime check, read by `own` (the box's metrics) and `ec2`
+    (AWS/EC2's) dimension."""
     widgets = []
     for index, (title, space, metric, stat) in enumerate(GRAPHS):
-        series = [space or namespace, metric, contract.METRIC_DIMENSION, instance_id]
+        series = [space or namespace, metric, *(ec2 if space else own)]
         widgets.append(_widget(index, title, series, stat, region))
     below = (len(GRAPHS) + 1) // 2 * 6
-    widgets.append(budget_widget(namespace, instance_id, region, below, objective_pct))
+    widgets.append(budget_widget(namespace, own[1], region, below, objective_pct, own[0]))
     if health_check_id is not None:
         widgets.append(uptime_widget(health_check_id, below))
     return {"widgets": widgets}

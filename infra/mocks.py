@@ -31,6 +31,9 @@ MOCK_VPC = "vpc-0123456789abcdef0"
 MOCK_ROUTE_TABLES = ["rtb-0123456789abcdef0", "rtb-0fedcba9876543210"]
 MOCK_PREFIX_LIST = "pl-3b927c52"  # com.amazonaws.global.cloudfront.origin-facing's id, us-east-1
 MOCK_DISTRIBUTION_DOMAIN = "d111111abcdef8.cloudfront.net"
+# The default VPC's subnets, one per AZ (the ha topology's balancer, fleet and database).
+MOCK_SUBNETS = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2", "subnet-0ccccccccccccccc3"]
+MOCK_RDS_MANAGED_ARN = "arn:aws:secretsmanager:{region}:123456789012:secret:rds!db-0123-AbCdEf"
 
 
 def plain(value: Any) -> Any:
@@ -119,9 +122,33 @@ def _state(type_: str, name: str, inputs: dict[str, Any], region: str) -> dict[s
         state["fqdn"] = str(inputs["name"]).rstrip(".")
     elif type_ == "aws:ssm/parameter:Parameter":
         state["arn"] = f"arn:aws:ssm:{region}:{ACCOUNT}:parameter{inputs['name']}"
-    elif type_ in ("aws:iam/role:Role", "aws:iam/instanceProfile:InstanceProfile"):
+    elif type_ in ("aws:iam/role:Role", "aws:iam/instanceProfile:InstanceProfile",
+                   "aws:rds/subnetGroup:SubnetGroup"):  # fmt: skip
         state.setdefault("name", name)
+    else:
+        state.update(_ha_state(type_, name, region))
     return state
+
+
+def _ha_state(type_: str, name: str, region: str) -> dict[str, Any]:
+    """Provider-computed properties of the ha topology's resources."""
+    if type_ == "aws:lb/loadBalancer:LoadBalancer":
+        return {"arnSuffix": f"app/{name}/0123456789abcdef",
+                "dnsName": f"{name}-123456789.{region}.elb.amazonaws.com"}  # fmt: skip
+    if type_ == "aws:lb/targetGroup:TargetGroup":
+        return {"arnSuffix": f"targetgroup/{name}/fedcba9876543210"}
+    if type_ == "aws:ec2/launchTemplate:LaunchTemplate":
+        return {"latestVersion": 1}
+    if type_ == "aws:autoscaling/group:Group":
+        return {"name": name}
+    if type_ == "aws:rds/instance:Instance":
+        return {
+            "identifier": name,
+            "address": f"{name}.abcdefghijkl.{region}.rds.amazonaws.com",
+            "masterUserSecrets": [{"secretArn": MOCK_RDS_MANAGED_ARN.format(region=region),
+                                   "kmsKeyId": "", "secretStatus": "active"}],
+        }  # fmt: skip
+    return {}
 
 
 class OneboxMocks(pulumi.runtime.Mocks):
@@ -166,6 +193,9 @@ class OneboxMocks(pulumi.runtime.Mocks):
                 "id": MOCK_PREFIX_LIST, "name": args.args.get("name"), "addressFamily": "IPv4",
                 "arn": f"arn:aws:ec2:{self.region}:aws:prefix-list/{MOCK_PREFIX_LIST}",
                 "entries": [], "maxEntries": 55, "ownerId": "AWS", "version": 1, "tags": {},
+            },
+            "aws:ec2/getSubnets:getSubnets": {
+                "id": self.region, "ids": MOCK_SUBNETS, "filters": args.args.get("filters"),
             },
             "aws:index/getCallerIdentity:getCallerIdentity": {
                 "accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/plan",

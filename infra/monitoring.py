@@ -14,8 +14,29 @@ from infra.alarm_spec import AlarmSpec
 from infra.alarm_specs import instance_alarms, slo_burn_alarm
 from infra.alerting import alarm_topic, metric_alarm
 from infra.dashboard import dashboard_body
+from infra.ha_alarms import ha_alarms
 from infra.uptime import Uptime, UptimeArgs
 from service import contract
+
+
+@dataclass(frozen=True)
+class HaWatch:
+    """topology ha: the dimension values its alarms and dashboard read (alarm_specs' names)."""
+
+    stack: str
+    group_name: pulumi.Input[str]
+    balancer: pulumi.Input[str]  # the ALB's ARN suffix
+    target_group: pulumi.Input[str]  # the target group's ARN suffix
+    database: pulumi.Input[str]  # the DBInstanceIdentifier
+
+    def dimensions(self) -> dict[str, pulumi.Input[str]]:
+        return {
+            contract.STACK_DIMENSION: self.stack,
+            "AutoScalingGroupName": self.group_name,
+            "LoadBalancer": self.balancer,
+            "TargetGroup": self.target_group,
+            "DBInstanceIdentifier": self.database,
+        }
 
 
 @dataclass(frozen=True)
@@ -32,6 +53,7 @@ class MonitoringArgs:
     tags: dict[str, str] = field(default_factory=dict)
     # What the outside check probes: (host, https, port); None while paused (no box, no check).
     uptime_target: tuple[pulumi.Input[str], bool, int] | None = None
+    ha: HaWatch | None = None  # topology ha: the fleet's alarms instead of the instance's
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -50,6 +72,12 @@ class Monitoring(pulumi.ComponentResource):
             burn = slo_burn_alarm(args.namespace, args.slo_availability_pct)
             for spec in [*instance_alarms(args.namespace), burn]:
                 self._alarm(name, spec, args, topic.arn)
+        if args.ha is not None:
+            values = args.ha.dimensions()
+            for spec in ha_alarms(args.namespace, args.slo_availability_pct):
+                dimensions = {key: values[key] for key in spec.dimension_keys}
+                metric_alarm(f"{name}-{spec.key}", spec, dimensions, [topic.arn], topic.arn,
+                             args.tags, child)  # fmt: skip
         check_id: pulumi.Input[str | None] = None
         if args.uptime_target is not None:
             host, https, port = args.uptime_target
@@ -62,10 +90,17 @@ class Monitoring(pulumi.ComponentResource):
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=name,
-            dashboard_body=pulumi.Output.all(args.instance_id, check_id).apply(
+            dashboard_body=pulumi.Output.all(
+                args.instance_id, check_id, args.ha.group_name if args.ha else None
+            ).apply(
                 lambda ids: json.dumps(
                     dashboard_body(
-                        args.namespace, ids[0], args.region, ids[1], args.slo_availability_pct
+                        args.namespace,
+                        ids[0],
+                        args.region,
+                        ids[1],
+                        args.slo_availability_pct,
+                        fleet=(args.ha.stack, ids[2]) if args.ha else None,
                     )
                 )
             ),

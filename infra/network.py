@@ -29,9 +29,11 @@ class NetworkArgs:
     ssh_cidr: str | None
     tags: dict[str, str] = field(default_factory=dict)
     from_cloudfront: bool = True
+    # False (topology ha): no HTTP rule here; the fleet admits its load balancer's group only.
+    http_ingress: bool = True
 
 
-def _family(cidr: str) -> dict[str, str]:
+def _family(cidr: str) -> dict[str, Any]:
     version = ipaddress.ip_network(cidr).version
     return {"cidr_ipv4": cidr} if version == 4 else {"cidr_ipv6": cidr}
 
@@ -102,7 +104,7 @@ class Network(pulumi.ComponentResource):
             aws.vpc.SecurityGroupEgressRule(name, security_group_id=group.id, opts=opts, **rule)
 
     def _ingress(self, name: str, args: NetworkArgs, group: aws.ec2.SecurityGroup) -> None:
-        if args.from_cloudfront:
+        if args.from_cloudfront and args.http_ingress:
             prefix_list = aws.ec2.get_managed_prefix_list_output(
                 name=CLOUDFRONT_PREFIX_LIST, opts=pulumi.InvokeOutputOptions(parent=self)
             )
@@ -116,7 +118,8 @@ class Network(pulumi.ComponentResource):
                 to_port=args.http_port,
                 prefix_list_id=prefix_list.id,
             )
-        for index, cidr in enumerate(() if args.from_cloudfront else args.allowed_cidrs):
+        direct = args.http_ingress and not args.from_cloudfront
+        for index, cidr in enumerate(args.allowed_cidrs if direct else ()):
             self._rule(
                 "in",
                 f"{name}-http-{index}",
@@ -177,3 +180,15 @@ class Network(pulumi.ComponentResource):
             description="NTP to the Amazon Time Sync Service",
             cidr_ipv4=AMAZON_NTP,
         )
+
+
+def default_subnets(vpc_id: pulumi.Input[str]) -> pulumi.Output[list[str]]:
+    """The default VPC's default subnets, one per AZ (topology ha: the balancer needs two AZs at
+    least, and the fleet and the database spread over them)."""
+    filters = pulumi.Output.from_input(vpc_id).apply(
+        lambda vpc: [
+            aws.ec2.GetSubnetsFilterArgs(name="vpc-id", values=[vpc]),
+            aws.ec2.GetSubnetsFilterArgs(name="default-for-az", values=["true"]),
+        ]
+    )
+    return aws.ec2.get_subnets_output(filters=filters).ids

@@ -8,14 +8,17 @@ stack: it is NOT `pulumi preview`.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import re
 import sys
 from typing import Any
 
-from infra import config, costs, userdata
+from infra import config, costs, ha_costs, userdata
+from infra.config import HA_MIN_SIZE
+from infra.database import BACKUP_RETENTION_DAYS
 from infra.mocks import Declared, Run, run_program, stack_values
-from service.contract import BOX_BASE
+from service.contract import BACKUP_EVERY_SECONDS, BOX_BASE, TOPOLOGIES
 
 # The inputs worth reading per resource type (camelCase, as declared).
 KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
@@ -39,6 +42,15 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
     "pulumi:providers:aws": ("region",),
     "aws:budgets/budget:Budget": ("limitAmount", "limitUnit"),
     "aws:sns/topicSubscription:TopicSubscription": ("protocol", "endpoint"),
+    "aws:lb/loadBalancer:LoadBalancer": ("loadBalancerType", "internal"),
+    "aws:lb/targetGroup:TargetGroup": ("port", "deregistrationDelay", "healthCheck"),
+    "aws:lb/listener:Listener": ("port", "protocol"),
+    "aws:ec2/launchTemplate:LaunchTemplate": ("instanceType", "metadataOptions"),
+    "aws:autoscaling/group:Group": ("minSize", "maxSize", "healthCheckType"),
+    "aws:autoscaling/policy:Policy": ("policyType",),
+    "aws:rds/instance:Instance": ("instanceClass", "engine", "allocatedStorage", "storageType",
+                                  "storageEncrypted", "publiclyAccessible",
+                                  "backupRetentionPeriod", "manageMasterUserPassword"),
 }  # fmt: skip
 FLAGS = ("retain_on_delete", "delete_before_replace", "ignore_changes")
 HEADLINE = (
@@ -75,6 +87,10 @@ def cost_table(breakdown: dict[str, float], total: float, free_tier: str) -> lis
 def user_data_size(run: Run) -> list[str]:
     """How close the box's user-data is to its 4 KB limit (nothing when paused)."""
     instances = run.of_type("aws:ec2/instance:Instance")
+    templates = run.of_type("aws:ec2/launchTemplate:LaunchTemplate")
+    if templates:  # ha: the launch template holds it base64-encoded
+        size = len(base64.b64decode(templates[0].inputs["userData"]))
+        return [f"User-data: {size} bytes, plain text (limit {userdata.USER_DATA_LIMIT})"]
     if not instances:
         return ["User-data: none (running=false: no instance)"]
     size = len(instances[0].inputs["userData"].encode())
@@ -96,6 +112,11 @@ OTHER_EFFECTS = {
     "domain": "no replacement: the certificate, the aliases and the url change",
     "hosted_zone_id": "no replacement: where the certificate's and the alias records live",
     "allowed_cidrs": "no replacement: the HTTP port's sources, with edge none only",
+    "topology": "moves the service: one topology's servers go, the other's come (the data's "
+    "move: docs/backups.md)",
+    "asg_max": "ha: no replacement, the group's max size",
+    "db_instance_class": "ha: RDS changes the class in its next maintenance window",
+    "db_storage_gb": "ha: RDS grows the volume in place (it never shrinks)",
 }
 
 
@@ -141,7 +162,22 @@ def alerts_and_budget(run: Run) -> list[str]:
     return lines
 
 
-def report(run: Run, stack: str, free_tier: str) -> list[str]:
+def data_protection(topology: str) -> list[str]:
+    """Where the data lives and what protects it, in words."""
+    if topology == "ha":
+        return [
+            "Data (topology ha): RDS PostgreSQL. Its automated backups, kept "
+            f"{BACKUP_RETENTION_DAYS} days with point-in-time restore, replace the S3 SQLite "
+            "backups: the boxes do not run onebox-backup.timer or onebox-data.service (the "
+            "user-data's drop-ins skip them), and deleting the database leaves a final snapshot."
+        ]
+    return [
+        "Data (topology single): SQLite on the box, backed up to the bucket every "
+        f"{BACKUP_EVERY_SECONDS // 60} minutes and at every stop; a new box restores the newest."
+    ]
+
+
+def report(run: Run, stack: str, free_tier: str, topology: str = "single") -> list[str]:
     """The whole plan as lines of text."""
     lines = [HEADLINE.format(stack=stack), "", f"Resources ({len(run.resources)}):"]
     lines += [describe(resource) for resource in run.resources]
@@ -151,9 +187,15 @@ def report(run: Run, stack: str, free_tier: str) -> list[str]:
         for name, value in run.outputs.items()
         if name not in ("cost_breakdown", "monthly_cost_usd", "alerts")
     ]
-    lines += ["", *user_data_size(run), *alerts_and_budget(run), "", *replacements()]
+    lines += ["", *user_data_size(run), *alerts_and_budget(run), "", *data_protection(topology)]
+    lines += ["", *replacements()]
     lines.append("")
     lines += cost_table(run.outputs["cost_breakdown"], run.outputs["monthly_cost_usd"], free_tier)
+    if topology == "ha":
+        lines.append(
+            f"  ha rows (alb_*, rds_*, secrets_manager, *_x{HA_MIN_SIZE} at the group's min size): "
+            f"list prices of {ha_costs.HA_PRICES_AS_OF}, transcribed, re-check (infra/ha_costs.py)"
+        )
     return lines
 
 
@@ -161,16 +203,21 @@ def main(argv: list[str] | None = None) -> int:
     """Print the offline plan of a stack; 2 on a bad stack name or config value."""
     parser = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__)
     parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to use")
+    parser.add_argument(
+        "--topology", choices=TOPOLOGIES, help="plan this topology instead of the stack's"
+    )
     args = parser.parse_args(argv)
     try:
         values = stack_values(args.stack)
+        if args.topology:
+            values["topology"] = args.topology
         run = run_program(values, stack=args.stack)
     except ValueError as error:
         print(f"plan: {error}", file=sys.stderr)
         return 2
-    print(
-        "\n".join(report(run, args.stack, str(values.get("freeTier", config.DEFAULTS.free_tier))))
-    )
+    free_tier = str(values.get("freeTier", config.DEFAULTS.free_tier))
+    topology = str(values.get("topology", config.DEFAULTS.topology))
+    print("\n".join(report(run, args.stack, free_tier, topology)))
     return 0
 
 

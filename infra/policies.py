@@ -177,3 +177,22 @@ def logs_policy(log_group_arn: str) -> Document:
             "Resource": [log_group_arn, f"{log_group_arn}:*"],
         }
     )
+
+
+def database_secret_policy(secret_arn: str) -> Document:
+    """The ha boxes read the RDS-managed secret of their database: that one secret, read only.
+
+    No kms:Decrypt: RDS encrypts the secret under the AWS-managed aws/secretsmanager key, whose
+    key policy lets the account's principals use it through Secrets Manager (as aws/ssm does
+    for the SecureStrings); a customer-managed key would need the grant here.
+    """
+    if ":secretsmanager:" not in secret_arn or ":secret:" not in secret_arn:
+        raise ValueError(f"database secret {secret_arn!r} is not a Secrets Manager secret ARN")
+    return _document(
+        {
+            "Sid": "DatabaseSecretRead",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": secret_arn,
+        }
+    )

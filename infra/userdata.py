@@ -17,7 +17,7 @@ token and the origin secret from their SecureStrings, infra/secrets.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -25,11 +25,18 @@ import yaml
 from infra.config import StackConfig
 from service import config as service_config
 from service.contract import (
+    AGENT_TIMER,
     BACKUP_PREFIX,
     BACKUP_TEXTFILE,
+    BACKUP_TIMER,
     BOOTSTRAP_ENV_FILE,
     BOOTSTRAP_UNIT,
+    DATA_UNIT,
+    DATABASE_NAME,
+    DATABASE_PORT,
+    DATABASE_USER,
     GUNICORN_METRICS_URL,
+    PGPASS_FILE,
     SLO_AVAILABILITY_PCT,
     SYSTEMD_DIR,
     log_group,
@@ -63,6 +70,7 @@ class BoxFacts:
     http_port: int
     base: str  # infra.sources.base_digest: the units, installer parts and packages
     prometheus: bool = False  # node_exporter installed (install.d/40-node-exporter.sh) or not
+    ha: bool = False  # topology ha: the marker and drop-ins that skip the SQLite units
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ class BoxEnvironment:
     reads_per_minute: int = 600
     prometheus: bool = False  # node_exporter reads the backup's textfile
     slo_availability_pct: float = SLO_AVAILABILITY_PCT  # /api/metrics' error budget
+    database_host: str | None = None  # topology ha: the RDS instance (None: SQLite on the box)
 
 
 def box_facts(config: StackConfig, stack: str, bucket: str, base: str) -> BoxFacts:
@@ -138,6 +147,23 @@ def environment(box: BoxEnvironment) -> dict[str, str]:
         "APP_SLO_AVAILABILITY_PCT": str(box.slo_availability_pct),
         "AWS_REGION": box.region,
         **_prometheus(box.prometheus),
+        **_ha(box),
+    }
+
+
+def _ha(box: BoxEnvironment) -> dict[str, str]:
+    """topology ha: the PostgreSQL store (password from the file onebox-secrets writes), and
+    metrics also per stack, so the alarms see the fleet as one service. Nothing for single."""
+    if box.database_host is None:
+        return {}
+    url = f"postgresql://{DATABASE_USER}@{box.database_host}:{DATABASE_PORT}/{DATABASE_NAME}"
+    return {
+        "APP_DATABASE_URL": url,
+        # libpq's own variables beside the URL (the env file's format carries no `?` or `&`):
+        # the password file onebox-secrets writes, and TLS, which RDS speaks.
+        "PGPASSFILE": PGPASS_FILE,
+        "PGSSLMODE": "require",
+        "APP_METRICS_STACK": box.stack,
     }
 
 
@@ -185,6 +211,26 @@ def _file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
     return {"path": path, "content": content, "owner": "root:root", "permissions": permissions}
 
 
+# topology ha: the units the box skips (ha_files), and why.
+HA_SKIPPED_UNITS = {
+    BACKUP_TIMER: "RDS automated backups and point-in-time restore replace the SQLite backups",
+    DATA_UNIT: "the database is RDS PostgreSQL: no SQLite file to restore or back up",
+    AGENT_TIMER: "a deploy runs the agent on one box at a time (SSM, `infra.cli deploy`)",
+}
+
+
+def ha_files() -> list[dict[str, Any]]:
+    """A drop-in per skipped unit: the unit stays enabled and skips itself (a failed condition
+    is no failure: onebox.service, which requires the data unit, starts). The condition names
+    the directory of the bootstrap's file, which every box has: where this drop-in is, the unit
+    never runs. cloud-init's defaults (root:root, 0644) are the files': left out, like every
+    byte these can spare, so the 4 KB hold for a stack name of some 30 characters."""
+    drop_in = {
+        "content": f"[Unit]\nConditionPathExists=!{PurePosixPath(BOOTSTRAP_ENV_FILE).parent}\n"
+    }
+    return [{"path": f"{SYSTEMD_DIR}/{unit}.d/ha.conf", **drop_in} for unit in HA_SKIPPED_UNITS]
+
+
 def cloud_config(facts: BoxFacts, script: str, unit: str) -> dict[str, Any]:
     """The cloud-config document: the facts, the bootstrap and its unit, then start it."""
     return {
@@ -192,6 +238,7 @@ def cloud_config(facts: BoxFacts, script: str, unit: str) -> dict[str, Any]:
             _file(BOOTSTRAP_ENV_FILE, service_config.env_file_text(bootstrap_environment(facts))),
             _file(BOOTSTRAP, script, "0755"),
             _file(f"{SYSTEMD_DIR}/{BOOTSTRAP_UNIT}", unit),
+            *(ha_files() if facts.ha else []),
         ],
         "runcmd": [
             ["systemctl", "daemon-reload"],

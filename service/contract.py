@@ -208,7 +208,18 @@ ALARMS: tuple[Alarm, ...] = (
     Alarm("uptime-check", "P1", "critical"),
     Alarm("errors", "P3", "warning"),
 )
-ALARMS_BY_KEY = {alarm.key: alarm for alarm in ALARMS}
+# The ha topology's alarms (CloudWatch only); ALARMS' rows it keeps are infra/alarm_specs.py's
+# HA_KEPT and HA_BY_GROUP.
+HA_ALARMS: tuple[Alarm, ...] = (
+    # The balancer itself answers 5xx: no healthy target, or targets failing to connect.
+    Alarm("alb-5xx", "P1", "critical"),
+    Alarm("target-p95", "P2", "warning"),
+    Alarm("unhealthy-hosts", "P2", "critical"),
+    Alarm("db-cpu", "P3", "warning"),
+    Alarm("db-free-storage", "P2", "warning"),
+    Alarm("db-connections", "P3", "warning"),
+)
+ALARMS_BY_KEY = {alarm.key: alarm for alarm in (*ALARMS, *HA_ALARMS)}
 
 # -- more of the box's paths ---------------------------------------------------------------------
 RUNTIME_DIR = "/run/onebox"  # RuntimeDirectory=onebox: gunicorn's control socket, metrics files
@@ -216,7 +227,7 @@ RUNTIME_DIR = "/run/onebox"  # RuntimeDirectory=onebox: gunicorn's control socke
 # -- service level objectives --------------------------------------------------------------------
 SLO_AVAILABILITY_PCT = 99.5  # of requests answered without a 5xx, over the window below
 SLO_WINDOW_DAYS = 30  # the error budget's window: 0.5 % of 30 days of requests
-CLOUDWATCH_ALARM_KEYS = frozenset(alarm.key for alarm in ALARMS if alarm.cloudwatch)
+CLOUDWATCH_ALARM_KEYS = frozenset(alarm.key for alarm in (*ALARMS, *HA_ALARMS) if alarm.cloudwatch)
 
 
 @dataclass(frozen=True)
@@ -292,3 +303,25 @@ WEB_GROUP = "onebox"  # onebox.service's Group=: may read API_TOKEN_FILE
 NGINX_GROUP = "nginx"  # nginx's worker group: may read ORIGIN_MAP_FILE
 # What the publisher scrapes once nginx fronts the port (nginx answers /metrics with 404).
 GUNICORN_METRICS_URL = f"unix:{GUNICORN_SOCKET}:/metrics"
+
+
+# -- the ha topology (an ALB, an auto scaling group, RDS PostgreSQL) -----------------------------
+TOPOLOGIES = ("single", "ha")  # the stack's `topology`: one box (the default), or the ha fleet
+# gunicorn's graceful_timeout (service/web/gunicorn.conf.py; a test holds the two equal), and
+# the target group's deregistration delay: the balancer drains a box as long as gunicorn does.
+GRACEFUL_TIMEOUT_SECONDS = 30
+HEALTH_READY_PATH = "/api/health/ready"  # 200 only while the service serves: the ALB's check
+DATABASE_NAME = "onebox"  # the RDS instance's database
+DATABASE_USER = "onebox"  # its master user; RDS keeps the password in Secrets Manager
+DATABASE_PORT = 5432
+WEB_USER = "onebox"  # onebox.service's User=: owns PGPASS_FILE (libpq reads it as that user)
+# libpq's password file (PGPASSFILE), from the RDS-managed secret (onebox-secrets): the service
+# user's, mode 0600, as libpq ignores a password file with any group or world bit.
+PGPASS_FILE = f"{SECRETS_DIR}/pgpass"
+STACK_DIMENSION = "Stack"  # the publisher's per-stack dimension (ha): alarms across instances
+
+
+def database_secret_parameter(stack: str) -> str:
+    """The SSM String parameter naming the RDS-managed secret (its ARN) onebox-secrets reads;
+    it exists in the ha topology only. (The ARN's `rds!db-...` name is no env-file value.)"""
+    return f"/onebox/{stack}/database-secret"

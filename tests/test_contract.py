@@ -11,9 +11,10 @@ import ast
 import sys
 from pathlib import Path
 
-from infra import alarm_specs, dashboard, userdata
+from infra import alarm_specs, dashboard, ha_alarms, userdata
 from service import config, contract
 from service.contract import CLOUDWATCH_METRICS
+from tests.support import ROOT
 
 NAMESPACE = "Onebox/dev"
 
@@ -52,7 +53,9 @@ def test_every_variable_the_infra_writes_is_one_the_box_reads() -> None:
 
 def test_the_alarms_are_the_contracts_and_the_backup_alarm_waits_for_missed_runs() -> None:
     specs = {spec.key: spec for spec in alarm_specs.all_alarms(NAMESPACE)}
-    assert set(specs) == contract.CLOUDWATCH_ALARM_KEYS
+    ha_only = {alarm.key for alarm in contract.HA_ALARMS}
+    assert set(specs) | ha_only == contract.CLOUDWATCH_ALARM_KEYS
+    assert not set(specs) & ha_only
     backup = specs["backup-age"]
     assert (backup.metric, backup.threshold) == (
         contract.BACKUP_AGE_METRIC,
@@ -69,3 +72,36 @@ def test_the_contract_imports_only_the_standard_library() -> None:
         for alias in node.names
     }
     assert {name.split(".")[0] for name in imported} <= set(sys.stdlib_module_names)
+
+
+def test_the_ha_alarms_are_the_contracts_rows_and_the_single_boxs_that_still_apply() -> None:
+    ha = {spec.key: spec for spec in ha_alarms.ha_alarms(NAMESPACE)}
+    assert {a.key for a in contract.HA_ALARMS} <= set(ha) <= contract.CLOUDWATCH_ALARM_KEYS
+    assert not {"backup-age", "status-system", "status-instance"} & set(ha)
+    assert all(spec.dimension_keys for spec in ha.values())  # none reads one instance
+
+
+def test_the_ha_box_reads_every_variable_the_infra_writes() -> None:
+    box = userdata.BoxEnvironment("dev", "us-east-1", "b", None, 7, 7, 80, database_host="db")
+    written = set(userdata.environment(box)) | {"APP_VERSION"}
+    documented = {s.env for s in config.SETTINGS}
+    # libpq reads PGPASSFILE and PGSSLMODE itself, beside APP_DATABASE_URL.
+    assert written - documented <= {"AWS_REGION", "PGPASSFILE", "PGSSLMODE"}
+
+
+def _assigned(path: Path, name: str) -> object:
+    """The literal a Python file assigns to `name` at its top level."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == name for target in node.targets
+        ):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{path} assigns no {name}")
+
+
+def test_the_balancer_drains_as_long_as_gunicorn_and_systemd_waits_longer() -> None:
+    gunicorn = ROOT / "service" / "web" / "gunicorn.conf.py"
+    assert _assigned(gunicorn, "graceful_timeout") == contract.GRACEFUL_TIMEOUT_SECONDS
+    unit = (ROOT / "service" / "deploy" / contract.WEB_UNIT).read_text()
+    (stop,) = [line for line in unit.splitlines() if line.startswith("TimeoutStopSec=")]
+    assert int(stop.split("=", 1)[1]) > contract.GRACEFUL_TIMEOUT_SECONDS

@@ -31,6 +31,8 @@ def settings(environ: Mapping[str, str]) -> PublishSettings:
         state_file=state.state_path(values["BACKUP_STATE"], values["DATABASE"]),
         instance_id=values["INSTANCE_ID"],
         imds_url=values["IMDS_URL"],
+        stack=values["METRICS_STACK"],
+        sqlite_backups=not values["DATABASE_URL"],
     )
 
 

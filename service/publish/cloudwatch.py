@@ -1,6 +1,9 @@
 """The metric data of one PutMetricData call: the names and units of service.contract, exactly.
 
-Eight custom metrics of the free tier's ten, one dimension (InstanceId). A figure that is
+Eight custom metrics of the free tier's ten, one dimension (InstanceId). With a stack name
+(APP_METRICS_STACK, topology ha) the same eight go in a second call by the Stack dimension
+alone: CloudWatch aggregates a metric only across identical dimensions, so the per-instance
+series cannot be read as the fleet's. A figure that is
 unknown this minute (no request, so no p95; the store did not answer, so no user count) is left
 out rather than sent as a made-up zero.
 """
@@ -31,8 +34,11 @@ class Figures:
     disk_used_percent: float | None
 
 
-def metric_data(figures: Figures, instance_id: str, at: datetime) -> list[dict[str, Any]]:
-    """The MetricData list for PutMetricData: at most the eight contract metrics."""
+def metric_data(
+    figures: Figures, instance_id: str, at: datetime, dimension: str = contract.METRIC_DIMENSION
+) -> list[dict[str, Any]]:
+    """The MetricData list for PutMetricData: at most the eight contract metrics, by
+    `dimension` = `instance_id` (InstanceId; or the Stack dimension and the stack's name)."""
     values = {
         contract.REQUESTS_METRIC: figures.requests,
         contract.ERRORS_5XX_METRIC: figures.errors_5xx,
@@ -43,7 +49,7 @@ def metric_data(figures: Figures, instance_id: str, at: datetime) -> list[dict[s
         contract.MEMORY_USED_METRIC: figures.memory_used_percent,
         contract.DISK_USED_METRIC: figures.disk_used_percent,
     }
-    dimensions = [{"Name": contract.METRIC_DIMENSION, "Value": instance_id}]
+    dimensions = [{"Name": dimension, "Value": instance_id}]
     return [
         {
             "MetricName": name,

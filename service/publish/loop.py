@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from service.backup import state
+from service.contract import STACK_DIMENSION
 from service.logs import log_event
 from service.publish import cloudwatch, host
 from service.publish import scrape as prom
@@ -35,6 +36,8 @@ class PublishSettings:
     state_file: Path
     instance_id: str = ""
     imds_url: str = "http://169.254.169.254"
+    stack: str = ""  # topology ha: also publish by the Stack dimension
+    sqlite_backups: bool = True  # False (APP_DATABASE_URL set): no backup age to report
 
 
 class Publisher:
@@ -52,7 +55,7 @@ class Publisher:
         self.started = clock()
         self.instance_id = cfg.instance_id
         self.last: prom.Totals | None = None
-        self.sent = 0  # PutMetricData calls that succeeded
+        self.sent = 0  # intervals whose PutMetricData calls all succeeded
 
     def read_service(self) -> prom.Totals | None:
         """Totals from the service, or None when it does not answer with Prometheus text."""
@@ -75,7 +78,10 @@ class Publisher:
             latency_p95_ms=None if interval is None else interval.p95_ms,
             active_users=None if totals is None else totals.active_users,
             healthy=totals is not None and totals.active_users is not None,
-            backup_age_seconds=round(max(0.0, self.clock() - since), 1),
+            # PostgreSQL (ha): RDS backs up, and a growing age of no backup would be noise.
+            backup_age_seconds=round(max(0.0, self.clock() - since), 1)
+            if self.cfg.sqlite_backups
+            else None,
             memory_used_percent=_fact(host.read_memory_used_percent),
             disk_used_percent=_fact(lambda: host.disk_used_percent(_existing(self.cfg.database))),
         )
@@ -94,9 +100,13 @@ class Publisher:
         instance = self.resolve_instance_id()
         if instance is None or not self.breaker.allow():
             return False
-        data = cloudwatch.metric_data(figures, instance, datetime.fromtimestamp(self.clock(), UTC))
+        at = datetime.fromtimestamp(self.clock(), UTC)
+        calls = [cloudwatch.metric_data(figures, instance, at)]
+        if self.cfg.stack:
+            calls.append(cloudwatch.metric_data(figures, self.cfg.stack, at, STACK_DIMENSION))
         try:
-            cloudwatch.put(self.client, self.cfg.namespace, data)
+            for data in calls:
+                cloudwatch.put(self.client, self.cfg.namespace, data)
         except (BotoCoreError, ClientError) as exc:
             log_event("publish_failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}")
             self.breaker.failure(f"{type(exc).__name__}: {exc}")

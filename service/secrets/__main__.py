@@ -29,7 +29,7 @@ def main() -> int:
         if region:
             # The bootstrap's region is the box's; aws.client reads it when the client is made.
             os.environ["AWS_REGION"] = region
-        ok = sync(box, stack, aws.client("ssm"))
+        ok = sync(box, stack, aws.client("ssm"), secrets=aws.client("secretsmanager"))
     except (StackUnknown, SecretError, LookupError, BotoCoreError, ClientError, OSError) as exc:
         logs.log_event(
             "secrets_failed", logging.ERROR, error=type(exc).__name__, errorMessage=str(exc)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import grp
+import json
 import os
+import pwd
 import re
 import secrets
 from dataclasses import dataclass
@@ -15,6 +17,8 @@ ORIGIN_SECRET = re.compile(r"[A-Za-z0-9]{32,64}")
 API_TOKEN = re.compile(r"[\x21-\x7e]+")
 # A Sentry DSN: an http(s) URL of visible ASCII (its key is the user part).
 SENTRY_DSN = re.compile(r"https?://[\x21-\x7e]+")
+# A password file field: visible ASCII (RDS-generated passwords are; no newline can split a line).
+PGPASS_FIELD = re.compile(r"[\x21-\x7e]+")
 
 
 class SecretError(ValueError):
@@ -34,6 +38,23 @@ def dsn_text(parameter: str, value: str) -> str:
     if not SENTRY_DSN.fullmatch(dsn):
         raise SecretError(f"{parameter}: the DSN is not an http(s) URL without spaces")
     return dsn + "\n"
+
+
+def pgpass_text(secret_id: str, value: str, port: int, database: str) -> str:
+    """The libpq password file's line for the RDS-managed secret's JSON {username, password}:
+    any host (the box reaches one database), this port and database. `:` and `\\` are escaped
+    as libpq's format asks."""
+    try:
+        data = json.loads(value)
+    except json.JSONDecodeError:
+        raise SecretError(f"{secret_id}: the secret is not JSON") from None
+    fields = [
+        data.get(name) if isinstance(data, dict) else None for name in ("username", "password")
+    ]
+    if not all(isinstance(item, str) and item and PGPASS_FIELD.fullmatch(item) for item in fields):
+        raise SecretError(f"{secret_id}: the secret has no username and password of visible ASCII")
+    user, password = (re.sub(r"([:\\])", r"\\\1", str(item)) for item in fields)
+    return f"*:{port}:{database}:{user}:{password}\n"
 
 
 def origin_map(parameter: str, secret: str | None) -> str:
@@ -64,10 +85,17 @@ def group_id(name: str) -> int | None:
         return None
 
 
-def _own(fd: int, gid: int | None, mode: int) -> None:
+def user_id(name: str) -> int | None:
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return None
+
+
+def _own(fd: int, gid: int | None, mode: int, uid: int = 0) -> None:
     os.fchmod(fd, mode if gid is not None else mode & 0o700)
     if gid is not None and os.geteuid() == 0:  # only root gives a file away; tests run as users
-        os.fchown(fd, 0, gid)
+        os.fchown(fd, uid, gid)
 
 
 class SecretsDir:
@@ -101,10 +129,15 @@ class SecretsDir:
         with os.fdopen(fd, encoding="utf-8") as file:
             return file.read()
 
-    def write_if_changed(self, name: str, text: str, group: str, mode: int) -> Written:
+    def write_if_changed(
+        self, name: str, text: str, group: str, mode: int, owner: str | None = None
+    ) -> Written:
         """Replace `name` with `text` atomically (a reader sees the old file or the new, never
-        half of one) unless it holds `text` already."""
+        half of one) unless it holds `text` already. `owner`: a user to own it (else root)."""
         gid = group_id(group)
+        uid = user_id(owner) if owner else 0
+        if uid is None:  # no such user here: the file stays root's alone
+            gid = None
         written = Written(changed=self.read(name) != text, group=group if gid is not None else None)
         if not written.changed:
             return written
@@ -113,7 +146,7 @@ class SecretsDir:
             temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=self.fd
         )
         try:
-            _own(fd, gid, mode)
+            _own(fd, gid, mode, uid or 0)
             os.write(fd, text.encode("utf-8"))
             os.fsync(fd)
         except BaseException:

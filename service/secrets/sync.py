@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from service import config, contract, logs
-from service.secrets.files import SecretsDir, dsn_text, origin_map, token_text
+from service.secrets.files import SecretsDir, dsn_text, origin_map, pgpass_text, token_text
 
 # Both readers are asked with try-reload-or-restart: a unit that is not running (the web
 # service at boot, which this run comes before) is left alone and reads the file when it
@@ -71,8 +71,9 @@ def systemctl(argv: Sequence[str]) -> int:
     ).returncode
 
 
-def sync(box: Box, stack: str, ssm: Any, run: Run = systemctl) -> bool:
-    """Bring the files up to date; True when every reload asked for succeeded."""
+def sync(box: Box, stack: str, ssm: Any, run: Run = systemctl, secrets: Any = None) -> bool:
+    """Bring the files up to date; True when every reload asked for succeeded. `secrets` (a
+    Secrets Manager client) is asked only where the stack names a database secret (ha)."""
     token_parameter = contract.api_token_parameter(stack)
     token = fetch(ssm, token_parameter)
     if token is None:
@@ -91,11 +92,27 @@ def sync(box: Box, stack: str, ssm: Any, run: Run = systemctl) -> bool:
         # None (no parameter: Sentry is off) removes the file.
         (contract.SENTRY_DSN_FILE, _dsn(stack, ssm), contract.WEB_GROUP, 0o440, contract.WEB_UNIT),
     )
+    # topology ha: libpq's password file, the service user's own and 0600 (libpq ignores a
+    # password file any group or other may read); None (single: no parameter) removes it.
+    pgpass = _pgpass(stack, ssm, secrets)
     ok = True
     with SecretsDir(box.path(contract.SECRETS_DIR), contract.WEB_GROUP) as directory:
         for box_path, text, group, mode, unit in files:
             ok = _update(directory, box_path, text, group, mode, unit, run) and ok
+        ok = _update(directory, contract.PGPASS_FILE, pgpass, contract.WEB_GROUP, 0o600,
+                     contract.WEB_UNIT, run, owner=contract.WEB_USER) and ok  # fmt: skip
     return ok
+
+
+def _pgpass(stack: str, ssm: Any, secrets: Any) -> str | None:
+    """The password file's text from the RDS-managed secret the stack's parameter names."""
+    secret_id = fetch(ssm, contract.database_secret_parameter(stack))
+    if secret_id is None:
+        return None
+    if secrets is None:
+        raise LookupError(f"{secret_id}: no Secrets Manager client to read it with")
+    value = str(secrets.get_secret_value(SecretId=secret_id)["SecretString"])
+    return pgpass_text(secret_id, value, contract.DATABASE_PORT, contract.DATABASE_NAME)
 
 
 def _dsn(stack: str, ssm: Any) -> str | None:
@@ -112,6 +129,7 @@ def _update(
     mode: int,
     unit: str,
     run: Run,
+    owner: str | None = None,
 ) -> bool:
     """Write one file if it changed (remove it when `text` is None); reload its reader if a
     reload is pending."""
@@ -123,7 +141,7 @@ def _update(
         if directory.remove(name):
             directory.mark(pending)
             logs.log_event("secret_file_removed", file=box_path)
-    elif (written := directory.write_if_changed(name, text, group, mode)).changed:
+    elif (written := directory.write_if_changed(name, text, group, mode, owner)).changed:
         directory.mark(pending)
         if written.group is None:
             logs.log_event("secret_file_root_only", logging.WARNING, file=box_path, group=group)

@@ -96,3 +96,15 @@ def monitor() -> RecordingMonitor:
     recording = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, "onebox", "unit", preview=False, monitor=recording)
     return recording
+
+
+@pytest.fixture(scope="session")
+def ha_run() -> Run:
+    """topology ha with the default edge: an ALB behind CloudFront, the fleet, RDS."""
+    return run_program(dev_values(topology="ha", asgMax=6))
+
+
+@pytest.fixture(scope="session")
+def ha_direct_run() -> Run:
+    """topology ha with edge none: the listener open to allowedCidrs, as the box's port is."""
+    return run_program(dev_values(topology="ha", edge="none", allowedCidrs=["203.0.113.0/24"]))

@@ -57,6 +57,12 @@ CHANGED: dict[str, Any] = {
     "reads_per_minute": 90,
     "prometheus": True,
     "slo_availability_pct": 99.9,
+    # ha's keys reach the user-data as the database's secret and address (__main__.py), never
+    # as config fields: tests/infra/test_ha_box.py checks what they add.
+    "topology": "ha",
+    "asg_max": 6,
+    "db_instance_class": "db.t4g.small",
+    "db_storage_gb": 50,
 }
 
 

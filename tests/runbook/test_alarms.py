@@ -10,10 +10,12 @@ import re
 import pytest
 
 from infra.alarm_specs import all_alarms
+from infra.ha_alarms import ha_alarms
 from service import contract
 from tests.support import ROOT
 
 RUNBOOK = ROOT / "RUNBOOK.md"
+EVERY_ALARM = (*contract.ALARMS, *contract.HA_ALARMS)  # the single box's and the ha topology's
 ALARMS_SECTION = "## Alarms: what each means and what to do"
 LEVELS_SECTION = "## Severity levels and escalation"
 
@@ -49,13 +51,14 @@ def test_the_table_parser_reads_headers_cells_and_refuses_ragged_rows() -> None:
 
 
 def test_the_runbook_explains_exactly_the_alarms_the_stack_creates() -> None:
-    declared = {spec.key for spec in all_alarms(contract.metrics_namespace("dev"))}
+    namespace = contract.metrics_namespace("dev")
+    declared = {spec.key for spec in [*all_alarms(namespace), *ha_alarms(namespace)]}
     assert set(alarm_rows()) == declared == contract.CLOUDWATCH_ALARM_KEYS
 
 
 def test_each_alarm_has_the_contracts_priority_and_severity() -> None:
     listed = {key: (row["priority"], row["severity"]) for key, row in alarm_rows().items()}
-    expected = {a.key: (a.priority, a.severity) for a in contract.ALARMS if a.cloudwatch}
+    expected = {a.key: (a.priority, a.severity) for a in EVERY_ALARM if a.cloudwatch}
     assert listed == expected
 
 
@@ -73,7 +76,7 @@ def test_each_levels_examples_name_exactly_the_alarms_of_that_priority() -> None
         keys = sorted(contract.CLOUDWATCH_ALARM_KEYS)
         named = {key for p in patterns for key in fnmatch.filter(keys, p)}
         assert all(fnmatch.filter(keys, p) for p in patterns), patterns
-        of_level = {a.key for a in contract.ALARMS if a.cloudwatch and a.priority == row["level"]}
+        of_level = {a.key for a in EVERY_ALARM if a.cloudwatch and a.priority == row["level"]}
         assert named == of_level, row["level"]
 
 

@@ -4,6 +4,7 @@ real gunicorn that takes a rotated token with a HUP."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import stat
@@ -284,3 +285,92 @@ def test_a_dsn_that_is_not_a_url_is_refused_naming_the_parameter_not_the_value(
     assert result.returncode != 0
     assert contract.sentry_dsn_parameter(box.stack) in result.stdout + result.stderr
     assert "secretvalue" not in result.stdout + result.stderr
+
+
+# -- topology ha: the RDS-managed secret becomes libpq's password file ---------------------------
+def put_database_secret(box: Box, value: str) -> str:
+    """The secret as RDS keeps it (JSON), and the stack's parameter naming it; its ARN."""
+    secrets = boto3.client("secretsmanager")
+    name = f"rds!db-{box.stack}"
+    try:
+        arn = secrets.create_secret(Name=name, SecretString=value)["ARN"]
+    except secrets.exceptions.ResourceExistsException:
+        arn = secrets.put_secret_value(SecretId=name, SecretString=value)["ARN"]
+    box.ssm.put_parameter(
+        Name=contract.database_secret_parameter(box.stack), Value=arn, Type="String", Overwrite=True
+    )
+    return str(arn)
+
+
+def libpq_warnings(passfile: Path) -> str:
+    """What libpq says of the password file when it connects with it (to a closed port)."""
+    if importlib.util.find_spec("psycopg") is None:  # the PostgreSQL store's client
+        message = "psycopg is not installed (requirements.txt pins it for the PostgreSQL store)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    code = (
+        "import psycopg, sys\n"
+        "try:\n"
+        f"    psycopg.connect('host=127.0.0.1 port=1 user=onebox dbname=onebox "
+        f"passfile={passfile} connect_timeout=1')\n"
+        "except psycopg.OperationalError:\n"
+        "    pass\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
+    )
+    return result.stderr
+
+
+def test_the_rds_secret_becomes_a_password_file_only_its_owner_reads(box: Box) -> None:
+    box.put_token(token())
+    put_database_secret(box, '{"username": "onebox", "password": "pa:ss\\\\word"}')
+    result = box.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    passfile = box.file(contract.PGPASS_FILE)
+    assert passfile.read_text() == f"*:{contract.DATABASE_PORT}:onebox:onebox:pa\\:ss\\\\word\n"
+    assert stat.S_IMODE(passfile.stat().st_mode) == 0o600
+    assert "password file" not in libpq_warnings(passfile)  # libpq takes it as it is
+    assert "pa:ss" not in result.stdout + result.stderr
+
+
+def test_a_group_readable_password_file_is_one_libpq_ignores(box: Box) -> None:
+    """Why the file is 0600 and the service user's: libpq refuses any group or other bit."""
+    passfile = box.root / "pgpass"
+    passfile.parent.mkdir(parents=True, exist_ok=True)
+    passfile.write_text("*:5432:onebox:onebox:x\n")
+    passfile.chmod(0o640)
+    assert "has group or world access" in libpq_warnings(passfile)
+
+
+def test_a_rotated_database_password_rewrites_the_file_and_reloads_the_service(
+    box: Box,
+) -> None:
+    box.put_token(token())
+    put_database_secret(box, '{"username": "onebox", "password": "first"}')
+    assert box.run().returncode == 0
+    reloads = box.reloads().count(WEB_RELOAD)
+    put_database_secret(box, '{"username": "onebox", "password": "second"}')
+    assert box.run().returncode == 0
+    assert box.file(contract.PGPASS_FILE).read_text().endswith(":onebox:second\n")
+    assert box.reloads().count(WEB_RELOAD) == reloads + 1
+
+
+def test_without_a_database_parameter_there_is_no_password_file(box: Box) -> None:
+    box.put_token(token())
+    result = box.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not box.file(contract.PGPASS_FILE).exists()
+
+
+def test_a_database_secret_without_a_password_fails_naming_the_secret_not_its_value(
+    box: Box,
+) -> None:
+    box.put_token(token())
+    arn = put_database_secret(box, '{"username": "onebox", "token": "leakme"}')
+    result = box.run()
+    assert result.returncode != 0
+    assert arn in result.stdout + result.stderr
+    assert "leakme" not in result.stdout + result.stderr
+    assert not box.file(contract.PGPASS_FILE).exists()
