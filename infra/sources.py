@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra import wheels
-from service.contract import BOX_BASE, ReleasePointer
+from service.contract import BOX_BASE
+from service.pointer import ReleasePointer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SKIPPED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})

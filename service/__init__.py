@@ -6,8 +6,9 @@ Programs (each a package; its systemd unit is in deploy/):
     publish/   `python -m service.publish`: CloudWatch metrics from the box, every minute
     agent/     `python -m service.agent`: zero-downtime deploys and rollback
 
-Shared by them (and, for contract and config only, by the infrastructure):
-    contract.py  paths, unit names, S3 prefixes, the release pointer, metric names, alarm levels
+Shared by them (and, for contract, pointer and config only, by the infrastructure):
+    contract.py  paths, unit names, S3 prefixes, metric names, alarm levels
+    pointer.py   the release pointer the stack publishes and the agent reads
     config.py    the APP_* environment: every setting, its default, its parser
     store.py     the user-state store interface; db.py is its SQLite implementation
     logs.py      one JSON object per log line

@@ -1,8 +1,8 @@
 """The boundary between the halves: what the infrastructure declares, the service provides.
 
-The infra imports only service.contract and service.config of the service, and the service
-never imports pulumi; this test imports both (their pure modules) and checks that the names
-they share agree.
+The infra imports only service.contract, service.pointer and service.config of the service,
+and the service never imports pulumi; this test imports both (their pure modules) and checks
+that the names they share agree.
 """
 
 from __future__ import annotations
@@ -10,9 +10,12 @@ from __future__ import annotations
 import ast
 import sys
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 from infra import alarm_specs, dashboard, ha_alarms, userdata
-from service import config, contract
+from service import config, contract, pointer
 from service.contract import CLOUDWATCH_METRICS
 from tests.support import ROOT
 
@@ -63,14 +66,18 @@ def test_the_alarms_are_the_contracts_and_the_backup_alarm_waits_for_missed_runs
     )
 
 
-def test_the_contract_imports_only_the_standard_library() -> None:
-    tree = ast.parse(Path(contract.__file__).read_text())
+@pytest.mark.parametrize("module", [contract, pointer])
+def test_the_contract_and_the_pointer_import_only_the_standard_library_and_each_other(
+    module: ModuleType,
+) -> None:
+    tree = ast.parse(Path(str(module.__file__)).read_text())
     imported = {
         (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
         for node in ast.walk(tree)
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names
     }
+    imported -= {"service.contract"}
     assert {name.split(".")[0] for name in imported} <= set(sys.stdlib_module_names)
 
 

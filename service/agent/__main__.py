@@ -23,8 +23,8 @@ from service.agent import source
 from service.agent.deploy import FAILED, OK, Deployer
 from service.agent.envfile import SettingsSync
 from service.agent.settings import AgentSettings
-from service.contract import ReleaseError
 from service.logs import configure, log_event
+from service.pointer import ReleaseError
 
 USAGE = 2
 # What a run expects to meet and survives: AWS refusing or unreachable, a command or a file

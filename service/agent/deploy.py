@@ -23,8 +23,9 @@ from service.agent.regression import Window
 from service.agent.release import extract
 from service.agent.settings import AgentSettings
 from service.agent.watch import Baseline, watch_release
-from service.contract import BOX_BASE, ReleaseError, ReleasePointer
+from service.contract import BOX_BASE
 from service.logs import log_event
+from service.pointer import ReleaseError, ReleasePointer
 
 OK, FAILED = 0, 1
 

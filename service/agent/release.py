@@ -1,6 +1,6 @@
 """How to unpack a published release safely.
 
-The stack publishes a `service.contract.ReleasePointer` (read with `ReleasePointer.from_json`);
+The stack publishes a `service.pointer.ReleasePointer` (read with `ReleasePointer.from_json`);
 the archive it names holds the repository's `service/` directory (members `service/...`) and
 the wheels its lock pins (members `wheels/<file>.whl`). Everything here is plain: no AWS, no
 processes.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import tarfile
 from pathlib import Path
 
-from service.contract import ReleaseError
+from service.pointer import ReleaseError
 
 CHUNK = 1024 * 1024
 # The service is a few hundred KB and its wheels about 19 MB; anything far larger is not ours.

@@ -13,7 +13,7 @@ from typing import Any
 
 from service import aws
 from service.agent.release import CHUNK
-from service.contract import ReleaseError, ReleasePointer
+from service.pointer import ReleaseError, ReleasePointer
 
 
 def clients() -> tuple[Any, Any]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from infra.alarm_specs import MAX_ALARMS
 from infra.mocks import MOCK_DISTRIBUTION_DOMAIN, Run, run_program
 from service import contract
+from service.pointer import ReleasePointer
 from tests.infra.conftest import dev_values
 from tests.infra.helpers import ALARM, INSTANCE, env_values, written_files
 
@@ -160,7 +161,7 @@ def test_release_archive_is_uploaded_under_its_hash_and_pointed_at(dev_run: Run)
     parameter = dev_run.named("onebox-release-pointer").inputs
     assert parameter["name"] == contract.release_parameter("dev") == "/onebox/dev/release"
     assert parameter["type"] == "String"
-    assert contract.ReleasePointer.from_json(parameter["value"]) == contract.ReleasePointer(
+    assert ReleasePointer.from_json(parameter["value"]) == ReleasePointer(
         version=sha256, key=contract.release_key(sha256), sha256=sha256
     )
     assert dev_run.outputs["release_version"] == sha256

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from infra import sources, wheels
-from service.contract import ReleasePointer
+from service.pointer import ReleasePointer
 
 LOCK = sources.REPO_ROOT / wheels.LOCK
 REQUIREMENTS = sources.REPO_ROOT / "service" / "requirements.txt"

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from service.agent.release import extract
-from service.contract import ReleaseError, ReleasePointer, release_key
+from service.contract import release_key
+from service.pointer import ReleaseError, ReleasePointer
 from tests.service.agent import releases
 
 SHA = "a" * 64
