@@ -1,12 +1,13 @@
 """Where the service's CPU per request goes: ours against bare Flask, over the load mix.
 
-    .venv/bin/python -m bench.cpu_profile [--requests 3000] [--rounds 7] [--gunicorn]
+    .venv/bin/python -m bench.cpu_profile [--requests 3000] [--rounds 15] [--gunicorn]
 
 In process (the default), each app is called as a WSGI server calls it: one environ per
 request, built before the clock starts (so no test client's own work is counted), the body
 read to the end and the response closed. Rounds alternate bare and ours; it prints the median
-CPU per request of each (CPU time, which other processes on a shared machine disturb less than
-wall time), then, for ours, the cumulative time of each per-request step under cProfile.
+CPU per request of each and of the rounds' ratios (CPU time, which other processes on a shared
+machine disturb less than wall time), then, for ours, the cumulative time of each per-request
+step under cProfile.
 Metrics use prometheus-client's multiprocess mode as under gunicorn; log lines go to /dev/null.
 
 With --gunicorn, both run under gunicorn as deployed (bench/servers.py: the service's
@@ -150,7 +151,7 @@ def arguments(doc: str) -> argparse.Namespace:
     """--requests per round and --rounds: what every in-process CPU benchmark takes."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--gunicorn", action="store_true", help="under gunicorn, over sockets")
     return parser.parse_args()
 
@@ -164,12 +165,15 @@ def metrics_dir(prefix: str) -> Iterator[str]:
 
 
 def _report(label: str, cpu: dict[str, list[float]], args: argparse.Namespace) -> None:
+    """Medians of each, and the median of the rounds' ratios: each round's bare and ours ran
+    back to back, so a neighbour's load shifts both and their ratio less than either."""
     ours, bare = (statistics.median(cpu[name]) for name in ("ours", "bare"))
+    ratios = sorted(o / b for o, b in zip(cpu["ours"], cpu["bare"], strict=True))
     per = 1e6 / args.requests
     print(f"CPU per request, {label}, {args.requests} requests of the 80/20 mix,", end=" ")
-    rounds = ", ".join(f"{c * per:.0f}" for c in cpu["ours"])
-    print(f"median of {args.rounds} rounds (ours: {rounds}):")
-    print(f"  ours {ours * per:.0f} us, bare {bare * per:.0f} us, ours/bare {ours / bare:.2f}x")
+    print(f"median of {args.rounds} rounds:")
+    print(f"  ours {ours * per:.0f} us, bare {bare * per:.0f} us,", end=" ")
+    print(f"ours/bare {statistics.median(ratios):.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f}x)")
 
 
 def in_process(args: argparse.Namespace) -> None:
