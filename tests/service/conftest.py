@@ -39,6 +39,7 @@ UNIT = "onebox.service"
 def app(tmp_path: Path) -> Iterator[Flask]:
     app = create_app({"DATABASE": str(tmp_path / "app.db"), "ENV": "test"})
     yield app
+    app.extensions["onebox"].metrics.close()
     app.extensions["onebox"].activity.close()
     app.extensions["onebox"].store.close()
 

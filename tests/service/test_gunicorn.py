@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from service.web.metrics import FLUSH_SECONDS
 from tests.service.conftest import Service
 from tests.support import wait_until
 
@@ -40,18 +41,27 @@ def call(service: Service, method: str, path: str, body: object = None) -> tuple
 
 def test_metrics_count_every_workers_requests(start_service: Callable[..., Service]) -> None:
     service = start_service()
-    pids: set[int] = set()
+    pids: set[int] = set()  # the workers whose scrape has counted every request sent so far
+
+    def counts_all(sent: int) -> bool:
+        _, summary = call(service, "GET", "/api/metrics")
+        mute = summary["api"]["byEndpoint"]["/api/users/<userId>/mute"]["count"]
+        assert mute <= sent  # never a request counted twice
+        if mute == sent:
+            pids.add(summary["system"]["pid"])
+        return mute == sent
+
     sent = 0
     for _ in range(200):  # bounded: new connections reach both workers long before this
         assert call(service, "PATCH", f"/api/users/u{sent}/mute", {"isMuted": True})[0] == 200
         sent += 1
-        _, summary = call(service, "GET", "/api/metrics")
-        pids.add(summary["system"]["pid"])
-        mute = summary["api"]["byEndpoint"]["/api/users/<userId>/mute"]["count"]
-        assert mute == sent  # whichever worker answers counts all of them
+        # Whichever worker answers counts all of them: its own at once, the other worker's
+        # once that one has flushed (every FLUSH_SECONDS).
+        wait_until(lambda n=sent: counts_all(n), timeout=10 * FLUSH_SECONDS, what=f"{sent} counted")
         if len(pids) == 2:
             break
     assert len(pids) == 2
+    _, summary = call(service, "GET", "/api/metrics")
     assert summary["users"]["current"] == sent  # distinct users, the same from every worker
 
 
