@@ -6,12 +6,13 @@ is the request span's (tracing.py puts it in the environ as SPAN_TRACE_ID): the 
 the span continues its trace, a new one otherwise, so every line leads to its trace.
 
 This runs twice per request on a box with a tenth of a CPU, so it reads the WSGI environ and
-the request object directly (each `flask.request.x` is a context-variable lookup) and measures
-its cost with `python -m bench.cpu_profile`.
+the request object directly (each `flask.request.x` is a context-variable lookup), is handed the
+app's runtime instead of looking it up, and measures its cost with `python -m bench.cpu_profile`.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
@@ -23,6 +24,7 @@ from flask import Flask, Request, Response, g, request
 from service.logs import log_request
 from service.web import runtime
 from service.web.metrics import UNMATCHED_ROUTE
+from service.web.runtime import Runtime
 from service.web.users import WRITE_METHODS
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -91,8 +93,7 @@ def _start(endpoint: str | None = None, values: object = None) -> None:
         stamps.trace_id = trace_id(traceparent) if traceparent else None
 
 
-def _finish(response: Response) -> Response:
-    rt = runtime.current()
+def _finish(rt: Runtime, response: Response) -> Response:
     req: Request = request._get_current_object()  # type: ignore[attr-defined]  # one lookup
     stamps = g._get_current_object()
     seconds = time.perf_counter() - getattr(stamps, "started", time.perf_counter())
@@ -149,4 +150,5 @@ def init_app(app: Flask) -> None:
     # App-level URL value preprocessors run before the blueprints' (which may refuse a userId)
     # and before every before_request, so even the earliest refusal has an id and a timing.
     app.url_value_preprocessor(_start)
-    app.after_request(_finish)
+    # The app's runtime, bound once: `runtime.current()` is a context lookup per request.
+    app.after_request(functools.partial(_finish, runtime.of(app)))
