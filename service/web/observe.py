@@ -25,7 +25,6 @@ from service.logs import log_request
 from service.web import runtime
 from service.web.metrics import UNMATCHED_ROUTE
 from service.web.runtime import Runtime
-from service.web.users import WRITE_METHODS
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
@@ -106,7 +105,7 @@ def _finish(rt: Runtime, response: Response) -> Response:
     # A user is someone whose request the API served: not a preflight or a HEAD (no token
     # needed, nothing served), not a refusal (401) or a miss (404).
     if user_id is not None and status < 400 and method not in NOT_ACTIVITY:
-        rt.activity.seen(user_id, flush=method in WRITE_METHODS)
+        rt.activity.seen(user_id)
     response.headers["X-Request-ID"] = stamps.request_id
     fields = _fields(req, stamps, route, status, seconds, user_id, rt.config)
     fields["responseBytes"] = 0 if method == "HEAD" else response.content_length

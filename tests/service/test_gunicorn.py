@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from service.web.activity import FLUSH_SECONDS as ACTIVITY_FLUSH_SECONDS
 from service.web.metrics import FLUSH_SECONDS
 from tests.service.conftest import Service
 from tests.support import wait_until
@@ -61,8 +62,13 @@ def test_metrics_count_every_workers_requests(start_service: Callable[..., Servi
         if len(pids) == 2:
             break
     assert len(pids) == 2
-    _, summary = call(service, "GET", "/api/metrics")
-    assert summary["users"]["current"] == sent  # distinct users, the same from every worker
+
+    def users() -> int:  # distinct users, the same from every worker once both have flushed
+        current: int = call(service, "GET", "/api/metrics")[1]["users"]["current"]
+        assert current <= sent
+        return current
+
+    wait_until(lambda: users() == sent, timeout=10 * ACTIVITY_FLUSH_SECONDS, what="every user")
 
 
 def test_sigterm_lets_in_flight_requests_finish_and_logs_the_shutdown_events(
