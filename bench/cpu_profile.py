@@ -1,6 +1,6 @@
 """Where the service's CPU per request goes: ours against bare Flask, over the load mix.
 
-    .venv/bin/python -m bench.cpu_profile [--requests 3000] [--rounds 15] [--gunicorn]
+    .venv/bin/python -m bench.cpu_profile [--requests 3000] [--rounds 15] [--gunicorn | --activity]
 
 In process (the default), each app is called as a WSGI server calls it: one environ per
 request, built before the clock starts (so no test client's own work is counted), the body
@@ -14,6 +14,9 @@ With --gunicorn, both run under gunicorn as deployed (bench/servers.py: the serv
 gunicorn.conf.py, bare with the same worker settings) and get the same mix over one new
 connection per request; the figure is the CPU the whole server (master and workers) used,
 so it includes the WSGI server's own share. No CPU quota: bench.throughput measures under one.
+
+With --activity, one worker's activity tracker alone, on a simulated clock at the load
+benchmark's rate (whose 30 s resolution and 5 s batches the in-process run is too fast to meet).
 """
 
 from __future__ import annotations
@@ -153,6 +156,7 @@ def arguments(doc: str) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--gunicorn", action="store_true", help="under gunicorn, over sockets")
+    parser.add_argument("--activity", action="store_true", help="activity tracking at 50 req/s")
     return parser.parse_args()
 
 
@@ -245,9 +249,45 @@ def under_gunicorn(args: argparse.Namespace) -> None:
     _report("gunicorn master + workers, a connection per request", cpu, args)
 
 
+def activity_at_rate(rate: int = 50, users: int = 500, seconds: int = 120) -> None:
+    """One worker's activity tracking (of 2 at 100 req/s, over the load benchmark's users) on
+    a simulated clock, so its resolution and its flushes play out as at that rate."""
+    from service.db import SqliteStore
+    from service.web.activity import FLUSH_SECONDS, ActivityTracker
+
+    rng = random.Random(1)
+    sent = [pick(rng, users).user for _ in range(rate * seconds)]
+    now, writes = 1e6, 0
+    with tempfile.TemporaryDirectory(prefix="onebox-activity-") as tmp:
+        store = SqliteStore(f"{tmp}/activity.db")
+        store.migrate()
+        record = store.record_activity
+
+        def counted(batch: Any, since: float) -> Any:
+            nonlocal writes
+            writes += 1
+            return record(batch, since)
+
+        store.record_activity = counted  # type: ignore[method-assign]
+        tracker = ActivityTracker(store, clock=lambda: now, flush_seconds=3600)  # flushed below
+        started, flushed = time.thread_time(), now
+        for user in sent:
+            now += 1 / rate
+            tracker.seen(user)
+            if now - flushed >= FLUSH_SECONDS:  # what the tracker's thread does
+                tracker.flush()
+                flushed = now
+        spent = time.thread_time() - started
+        store.close()
+    print(f"activity tracking, {len(sent)} requests at {rate}/s over {users} users:", end=" ")
+    print(f"{writes} store writes, {spent / len(sent) * 1e6:.1f} us CPU per request")
+
+
 def main() -> None:
     args = arguments(__doc__ or "")
-    if args.gunicorn:
+    if args.activity:
+        activity_at_rate()
+    elif args.gunicorn:
         under_gunicorn(args)
     else:
         in_process(args)
