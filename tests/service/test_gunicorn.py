@@ -46,7 +46,7 @@ def test_metrics_count_every_workers_requests(start_service: Callable[..., Servi
 
     def counts_all(sent: int) -> bool:
         _, summary = call(service, "GET", "/api/metrics")
-        mute = summary["api"]["byEndpoint"]["/api/users/<userId>/mute"]["count"]
+        mute = summary["api"]["byEndpoint"].get("/api/users/<userId>/mute", {}).get("count", 0)
         assert mute <= sent  # never a request counted twice
         if mute == sent:
             pids.add(summary["system"]["pid"])
