@@ -45,7 +45,6 @@ App = Callable[[dict[str, Any], Callable[..., Any]], Any]  # a WSGI application
 # (label, file suffix, function name): the steps every request of the service goes through.
 STEPS = [
     ("Flask before-request hooks, in all", "flask/app.py", "preprocess_request"),
-    ("  request id, timer (observe._start)", "service/web/observe.py", "_start"),
     ("  userId check", "service/web/users.py", "_check_user_id"),
     ("  chunked body check", "service/web/body.py", "read_streamed_body"),
     ("  token check", "service/web/auth.py", "require_token"),
