@@ -71,6 +71,26 @@ def test_metrics_count_every_workers_requests(start_service: Callable[..., Servi
     wait_until(lambda: users() == sent, timeout=10 * ACTIVITY_FLUSH_SECONDS, what="every user")
 
 
+def test_requests_stay_counted_when_the_workers_are_replaced(
+    start_service: Callable[..., Service],
+) -> None:
+    service = start_service()
+    old = {call(service, "GET", "/api/metrics")[1]["system"]["pid"] for _ in range(20)}
+    for n in range(20):  # counted in the workers' memory, written to their files by a flush
+        assert call(service, "PATCH", f"/api/users/r{n}/mute", {"isMuted": True})[0] == 200
+    service.signal(signal.SIGHUP)  # new workers; the old ones finish, flush and exit
+
+    def new_worker_counts() -> bool:
+        _, summary = call(service, "GET", "/api/metrics")
+        if summary["system"]["pid"] in old:
+            return False
+        counted = summary["api"]["byEndpoint"]["/api/users/<userId>/mute"]["count"]
+        assert counted <= 20
+        return bool(counted == 20)
+
+    wait_until(new_worker_counts, timeout=30, what="a new worker counting the old ones' requests")
+
+
 def test_sigterm_lets_in_flight_requests_finish_and_logs_the_shutdown_events(
     start_service: Callable[..., Service],
 ) -> None:
