@@ -8,8 +8,9 @@ what to tell it, at a constant cost per request whatever the number of users:
   users are remembered (older ones would be recorded again anyway), in recording order, so
   expiring them costs O(1) per request; `max_users` bounds the memory whatever comes in.
 - What is to be recorded waits in a batch, bounded the same way, written in one transaction
-  by `flush`: at once after a write request (which writes anyway), every `flush_seconds` from a
-  background thread, and before the metrics views count. A read request never writes.
+  by `flush`: every `flush_seconds` from a background thread, before the metrics views count,
+  and when the worker exits. No request writes, a read or a write: a transaction of its own
+  per write request (with its fsync) cost more than the rest of the tracking put together.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from service.web.batching import BackgroundFlush
 
 WINDOW_SECONDS = 300
 MAX_USERS = 100_000  # per worker: about 15 MB at most for the two maps together
+FLUSH_SECONDS = 5.0  # how late another worker's users may be counted (docs/api.md)
 
 
 class ActivityTracker(BackgroundFlush):
@@ -33,7 +35,7 @@ class ActivityTracker(BackgroundFlush):
         store: UserStateStore,
         resolution: float = 30.0,
         clock: Callable[[], float] = time.time,
-        flush_seconds: float = 5.0,
+        flush_seconds: float = FLUSH_SECONDS,
         max_users: int = MAX_USERS,
     ) -> None:
         self.store = store
@@ -46,8 +48,8 @@ class ActivityTracker(BackgroundFlush):
         self._lock = threading.Lock()
         self._flushing = threading.Lock()  # one batch in flight at a time, in order
 
-    def seen(self, user_id: str, flush: bool = False) -> None:
-        """Note that `user_id` made a request now; `flush` writes the batch at once."""
+    def seen(self, user_id: str) -> None:
+        """Note that `user_id` made a request now (written by the next `flush`)."""
         now = self.clock()
         with self._lock:
             self._expire(now - self.resolution)
@@ -57,9 +59,7 @@ class ActivityTracker(BackgroundFlush):
                 self._pending.move_to_end(user_id)
                 _trim(self._recorded, self.max_users)
                 _trim(self._pending, self.max_users)
-        if flush:
-            self.flush()
-        elif self._pending and self._flusher is None:
+        if self._pending and self._flusher is None:
             self._start_flusher()
 
     def _expire(self, cutoff: float) -> None:

@@ -55,7 +55,7 @@ def _is_chunked(environ: dict[str, object]) -> bool:
 def read_streamed_body() -> None:
     """before_request: replace a chunked body by the same bytes with a length, or refuse it."""
     environ = request.environ
-    if request.method in BODILESS or not _is_chunked(environ):
+    if environ["REQUEST_METHOD"] in BODILESS or not _is_chunked(environ):
         return
     limit: int | None = request.max_content_length
     stream = environ["wsgi.input"]

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+import functools
+from typing import Any
 
-from service.web import runtime
+from flask import Flask, Response, request
 
 ALLOWED_HEADERS = "Content-Type, Authorization, X-Request-ID, traceparent"
 ALLOWED_METHODS = "GET, POST, PATCH, OPTIONS"
 
 
-def _add_headers(response: Response) -> Response:
-    origins: tuple[str, ...] = runtime.current().config["CORS_ORIGINS"]
-    origin = request.headers.get("Origin")
-    if not origins or origin is None:
+def _add_headers(config: dict[str, Any], response: Response) -> Response:
+    origins: tuple[str, ...] = config["CORS_ORIGINS"]
+    if not origins:  # the default: no CORS, and nothing to look up per request
+        return response
+    origin = request.environ.get("HTTP_ORIGIN")
+    if origin is None:
         return response
     if "*" in origins:
         response.headers["Access-Control-Allow-Origin"] = "*"
@@ -31,4 +34,5 @@ def _add_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.after_request(_add_headers)
+    # The app's config itself (read per request, so a change to it still counts), bound once.
+    app.after_request(functools.partial(_add_headers, app.config))

@@ -11,12 +11,13 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from flask import Flask, Response, current_app, g, jsonify
+from flask import Flask, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from service.logs import log_exception
 from service.store import StoreFull, StoreUnavailable
 from service.values import ConfigError
+from service.web import observe
 
 SENTRY_EXTENSION = "onebox_sentry"  # app.extensions: how the 500 handler reports to Sentry
 
@@ -100,7 +101,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
-        log_exception(exc, requestId=g.get("request_id"))
+        log_exception(exc, requestId=observe.request_id())
         report = current_app.extensions.get(SENTRY_EXTENSION)
         if report is not None:
             report(exc)

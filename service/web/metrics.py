@@ -5,29 +5,42 @@ any worker imports prometheus_client, so each worker writes its values to files 
 scrape merges them. Routes are labelled by template (`/api/users/<userId>/mute`), never by
 raw path, so a million users make one series, not a million.
 
+Recording a request is a dictionary update in memory. In multiprocess mode every
+prometheus-client sample is a locked write to the worker's file (three per request: the counter,
+the histogram's sum and one bucket), so the worker adds up its requests per label set and writes
+the sums into prometheus-client's values in one go (`flush`): every FLUSH_SECONDS from a
+background thread, before this worker's scrape collects, and when the worker exits. A scrape
+therefore sees its own worker's requests at once and the other workers' within FLUSH_SECONDS.
+
 This module records; `service.web.metrics_views` serves /metrics and /api/metrics from it.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
+import threading
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from service.contract import PROM_LATENCY, PROM_REQUESTS
+from service.web.batching import BackgroundFlush
 
 # Fine enough for 1 ms handlers; the SLO threshold is added to these in `Metrics`.
 BASE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0)
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "<unmatched>"
+# How stale another worker's requests may be in a scrape (docs/monitoring.md says so too).
+FLUSH_SECONDS = 1.0
 
 
-class Metrics:
+class Metrics(BackgroundFlush):
     """The service's counters and histograms, in a registry of their own (one per app)."""
 
-    def __init__(self, slo_p95_seconds: float) -> None:
+    def __init__(self, slo_p95_seconds: float, flush_seconds: float = FLUSH_SECONDS) -> None:
+        super().__init__(flush_seconds, "metrics-flush")
         self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
         self.registry = CollectorRegistry()
         buckets = sorted({*BASE_BUCKETS, slo_p95_seconds})
@@ -44,29 +57,57 @@ class Metrics:
             buckets=buckets,
             registry=self.registry,
         )
-        # (method, route, status) -> its counter and histogram children. `labels()` validates,
-        # stringifies and locks on every call; the children never change, so look them up once.
-        # Bounded: methods are folded into KNOWN_METHODS, routes are templates, statuses few.
-        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        # The histogram's bounds, +Inf last: bisect_left finds the bucket `observe` would.
+        self._bounds: list[float] = [*buckets, float("inf")]
+        # (method, route, status) -> [requests in bucket 0, ..., in the +Inf bucket, seconds]:
+        # what this worker served since its last flush. Bounded: methods are folded into
+        # KNOWN_METHODS, routes are templates, statuses few.
+        self._pending: dict[tuple[str, str, int], list[float]] = {}
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()  # one flush at a time, so none is written twice
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one request and its duration (written to the shared values by `flush`)."""
         method = method if method in KNOWN_METHODS else "OTHER"
         key = (method, route, status)
-        children = self._children.get(key)
-        if children is None:
-            children = (
-                self.requests.labels(method, route, str(status)),
-                self.latency.labels(method, route),
-            )
-            self._children[key] = children
-        counter, histogram = children
-        counter.inc()
-        histogram.observe(seconds)
+        bucket = bisect.bisect_left(self._bounds, seconds)
+        with self._lock:
+            sums = self._pending.get(key)
+            if sums is None:
+                sums = self._pending[key] = [0.0] * (len(self._bounds) + 1)
+            sums[bucket] += 1
+            sums[-1] += seconds
+        if self._flusher is None:
+            self._start_flusher()
+
+    def flush(self) -> None:
+        """Add what this worker served since the last flush to the exposed values."""
+        with self._flushing:
+            with self._lock:
+                batch, self._pending = self._pending, {}
+            for (method, route, status), sums in batch.items():
+                *buckets, seconds = sums
+                self.requests.labels(method, route, str(status)).inc(sum(buckets))
+                _add_observations(self.latency.labels(method, route), buckets, seconds)
 
     def families(self) -> Iterable[Metric]:
         """Every worker's request metrics (this process's alone outside gunicorn)."""
+        self.flush()  # this worker's own requests count at once
         if self.multiprocess_dir is None:
             return self.registry.collect()
         merged = CollectorRegistry()
         MultiProcessCollector(merged, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
         return merged.collect()
+
+
+def _add_observations(histogram: Histogram, buckets: list[float], seconds: float) -> None:
+    """What `histogram.observe` does for each of many observations, one write per bucket.
+
+    prometheus-client has no public call for "n observations in this bucket"; its Histogram
+    keeps one value per bucket (`_buckets`, not cumulative) and one for the sum (`_sum`), which
+    `observe` increments. tests/service/test_metrics.py holds the result equal to `observe`'s.
+    """
+    for value, count in zip(histogram._buckets, buckets, strict=True):
+        if count:
+            value.inc(count)
+    histogram._sum.inc(seconds)

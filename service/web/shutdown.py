@@ -29,11 +29,12 @@ def begin(app: Flask) -> None:
 
 
 def close(app: Flask) -> None:
-    """After the last request: write the users seen and the day's counts not yet stored, close
-    the store, say so."""
+    """After the last request: write the request metrics, the users seen and the day's counts
+    not yet stored, close the store, say so."""
     pid = os.getpid()
     log_event("server_closed", message="HTTP server closed", pid=pid)
     rt = runtime.of(app)
+    rt.metrics.close()
     rt.activity.close()
     budget.of(app).close()
     rt.store.close()

@@ -140,6 +140,7 @@ def store_settings(request: pytest.FixtureRequest, kind: str, tmp_path: Path) ->
 def app(request: pytest.FixtureRequest, store_kind: str, tmp_path: Path) -> Iterator[Flask]:
     app = create_app({**store_settings(request, store_kind, tmp_path), "ENV": "test"})
     yield app
+    app.extensions["onebox"].metrics.close()
     app.extensions["onebox"].activity.close()
     app.extensions["onebox"].store.close()
 

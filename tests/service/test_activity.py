@@ -55,12 +55,12 @@ def tracker(store: RecordingStore, clock: Clock, **options: float) -> ActivityTr
     return ActivityTracker(store, clock=clock, flush_seconds=3600, **options)  # type: ignore[arg-type]
 
 
-def test_reads_are_batched_and_written_once_per_flush(store: RecordingStore, clock: Clock) -> None:
+def test_users_are_batched_and_written_once_per_flush(store: RecordingStore, clock: Clock) -> None:
     seen = tracker(store, clock)
-    for user in ["a", "b", "a", "c"]:
+    for user in ["a", "b", "a", "c", "d"]:
         seen.seen(user)
-    assert store.batches == []  # a read request never writes
-    seen.seen("d", flush=True)  # a write request writes the batch with its own
+    assert store.batches == []  # no request writes, a read or a write
+    seen.flush()
     assert store.batches == [{"a": clock.now, "b": clock.now, "c": clock.now, "d": clock.now}]
     seen.close()
 
@@ -69,11 +69,10 @@ def test_a_user_is_written_again_only_after_the_resolution(
     store: RecordingStore, clock: Clock
 ) -> None:
     seen = tracker(store, clock, resolution=30)
-    seen.seen("a", flush=True)
-    clock.now += 29
-    seen.seen("a", flush=True)
-    clock.now += 2
-    seen.seen("a", flush=True)
+    for step in (0, 29, 2):
+        clock.now += step
+        seen.seen("a")
+        seen.flush()
     assert store.written() == ["a", "a"]
     seen.close()
 
@@ -161,6 +160,14 @@ def test_a_read_counts_as_soon_as_the_metrics_are_asked(app: Flask) -> None:
     app.extensions["onebox"].store.update_state("reader", {"isMuted": True}, "t")
     assert client.get("/api/users/reader/state").status_code == 200
     assert client.get("/api/metrics").get_json()["users"]["current"] == 1
+
+
+def test_a_write_waits_in_the_batch_like_a_read(app: Flask) -> None:
+    client = app.test_client()
+    assert client.patch("/api/users/writer/mute", json={"isMuted": True}).status_code == 200
+    assert active_rows(app) == 0  # a second transaction per write would cost more than it
+    assert client.get("/api/metrics").get_json()["users"]["current"] == 1
+    assert active_rows(app) == 1
 
 
 def test_rows_that_left_the_window_are_deleted(app: Flask) -> None:

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from service.web.activity import FLUSH_SECONDS as ACTIVITY_FLUSH_SECONDS
+from service.web.metrics import FLUSH_SECONDS
 from tests.service.conftest import Service
 from tests.support import wait_until
 
@@ -40,19 +42,53 @@ def call(service: Service, method: str, path: str, body: object = None) -> tuple
 
 def test_metrics_count_every_workers_requests(start_service: Callable[..., Service]) -> None:
     service = start_service()
-    pids: set[int] = set()
+    pids: set[int] = set()  # the workers whose scrape has counted every request sent so far
+
+    def counts_all(sent: int) -> bool:
+        _, summary = call(service, "GET", "/api/metrics")
+        mute = summary["api"]["byEndpoint"].get("/api/users/<userId>/mute", {}).get("count", 0)
+        assert mute <= sent  # never a request counted twice
+        if mute == sent:
+            pids.add(summary["system"]["pid"])
+        return mute == sent
+
     sent = 0
     for _ in range(200):  # bounded: new connections reach both workers long before this
         assert call(service, "PATCH", f"/api/users/u{sent}/mute", {"isMuted": True})[0] == 200
         sent += 1
-        _, summary = call(service, "GET", "/api/metrics")
-        pids.add(summary["system"]["pid"])
-        mute = summary["api"]["byEndpoint"]["/api/users/<userId>/mute"]["count"]
-        assert mute == sent  # whichever worker answers counts all of them
+        # Whichever worker answers counts all of them: its own at once, the other worker's
+        # once that one has flushed (every FLUSH_SECONDS).
+        wait_until(lambda n=sent: counts_all(n), timeout=10 * FLUSH_SECONDS, what=f"{sent} counted")
         if len(pids) == 2:
             break
     assert len(pids) == 2
-    assert summary["users"]["current"] == sent  # distinct users, the same from every worker
+
+    def users() -> int:  # distinct users, the same from every worker once both have flushed
+        current: int = call(service, "GET", "/api/metrics")[1]["users"]["current"]
+        assert current <= sent
+        return current
+
+    wait_until(lambda: users() == sent, timeout=10 * ACTIVITY_FLUSH_SECONDS, what="every user")
+
+
+def test_requests_stay_counted_when_the_workers_are_replaced(
+    start_service: Callable[..., Service],
+) -> None:
+    service = start_service()
+    old = {call(service, "GET", "/api/metrics")[1]["system"]["pid"] for _ in range(20)}
+    for n in range(20):  # counted in the workers' memory, written to their files by a flush
+        assert call(service, "PATCH", f"/api/users/r{n}/mute", {"isMuted": True})[0] == 200
+    service.signal(signal.SIGHUP)  # new workers; the old ones finish, flush and exit
+
+    def new_worker_counts() -> bool:
+        _, summary = call(service, "GET", "/api/metrics")
+        if summary["system"]["pid"] in old:
+            return False
+        counted = summary["api"]["byEndpoint"]["/api/users/<userId>/mute"]["count"]
+        assert counted <= 20
+        return bool(counted == 20)
+
+    wait_until(new_worker_counts, timeout=30, what="a new worker counting the old ones' requests")
 
 
 def test_sigterm_lets_in_flight_requests_finish_and_logs_the_shutdown_events(
@@ -134,7 +170,7 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(
             try:
                 status, _ = call(service, "PATCH", f"/api/users/{name}-{n}/device",
                                  {"deviceId": f"d{n}", "deviceLabel": name})  # fmt: skip
-            except OSError:
+            except (OSError, http.client.HTTPException):  # cut off by the kill: not acknowledged
                 return
             if status == 200:
                 acknowledged[f"{name}-{n}"] = f"d{n}"

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import math
+import struct
 import subprocess
 import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from prometheus_client import CollectorRegistry, Histogram, Metric, values
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
+from service.contract import PROM_LATENCY, PROM_REQUESTS
 from service.store import StoreError
 from service.summary import histogram_quantile
-from service.web.metrics import BASE_BUCKETS
-from tests.support import ROOT
+from service.web.metrics import BASE_BUCKETS, Metrics
+from tests.support import ROOT, wait_until
 
 
 def scrape(client: FlaskClient) -> dict[str, list]:  # type: ignore[type-arg]
@@ -129,3 +135,73 @@ def test_recording_metrics_needs_neither_flask_nor_the_app() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "set()"
+
+
+def _histogram(families: Iterable[Metric]) -> dict[tuple[str, str], float]:
+    """A latency histogram's bucket, count and sum samples, by (sample name, le)."""
+    (family,) = [f for f in families if f.name == PROM_LATENCY]
+    return {
+        (s.name, s.labels.get("le", "")): s.value
+        for s in family.samples
+        if not s.name.endswith("_created")
+    }
+
+
+def test_requests_counted_in_memory_expose_what_one_observe_each_would() -> None:
+    metrics = Metrics(slo_p95_seconds=1.0)
+    reference = Histogram(PROM_LATENCY, "", ["method", "route"], buckets=metrics._bounds[:-1],
+                          registry=CollectorRegistry())  # fmt: skip
+    # On a bound, between bounds, below the first, above the last finite one.
+    durations = [0.0, 0.0005, 0.001, 0.0011, 0.3, 1.0, 1.0, 9.9, 10.0, 42.0]
+    for seconds in durations:
+        metrics.observe("GET", "/api/users/<userId>/state", 200, seconds)
+        reference.labels("GET", "/api/users/<userId>/state").observe(seconds)
+    ours, expected = _histogram(metrics.families()), _histogram(reference.collect())
+    assert ours.pop((f"{PROM_LATENCY}_sum", "")) == pytest.approx(sum(durations))
+    assert ours == {k: v for k, v in expected.items() if not k[0].endswith("_sum")}
+    requests = {f.name: f for f in metrics.families()}[PROM_REQUESTS]
+    assert [s.value for s in requests.samples if s.name.endswith("_total")] == [len(durations)]
+
+
+@pytest.fixture
+def multiprocess(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], float]:
+    """Values in files under a fresh PROMETHEUS_MULTIPROC_DIR, as under gunicorn; returns a
+    reader of the request count the files hold (what another worker's scrape would sum)."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setattr(values, "ValueClass", values.MultiProcessValue())
+
+    def files_count() -> float:
+        try:
+            collected = MultiProcessCollector(None, path=str(tmp_path)).collect()  # type: ignore[no-untyped-call]
+        except struct.error:  # a file the flushing thread has created but not yet sized
+            return 0
+        return sum(
+            s.value
+            for family in collected
+            if family.name == PROM_REQUESTS
+            for s in family.samples
+            if s.name.endswith("_total")
+        )
+
+    return files_count
+
+
+def test_a_workers_requests_reach_the_shared_files_without_a_scrape(
+    multiprocess: Callable[[], float],
+) -> None:
+    metrics = Metrics(slo_p95_seconds=1.0, flush_seconds=0.05)
+    for _ in range(3):
+        metrics.observe("PATCH", "/api/users/<userId>/mute", 200, 0.002)
+    wait_until(lambda: multiprocess() == 3, timeout=5, what="the background flush")
+    metrics.close()
+
+
+def test_a_worker_writes_its_last_requests_when_it_closes(
+    multiprocess: Callable[[], float],
+) -> None:
+    metrics = Metrics(slo_p95_seconds=1.0, flush_seconds=3600)
+    metrics.observe("GET", "/api/users/<userId>/state", 200, 0.002)
+    metrics.observe("GET", "/api/users/<userId>/state", 404, 0.002)
+    assert multiprocess() == 0  # waiting in memory
+    metrics.close()
+    assert multiprocess() == 2
