@@ -32,7 +32,7 @@ from flask.testing import FlaskClient
 
 from localbox import postgres
 from localbox.units import OFF_BOX
-from service.web import create_app
+from service.web import create_app, shutdown
 from tests.aws import aws_environment, moto_server
 from tests.support import (
     ROOT,
@@ -140,9 +140,7 @@ def store_settings(request: pytest.FixtureRequest, kind: str, tmp_path: Path) ->
 def app(request: pytest.FixtureRequest, store_kind: str, tmp_path: Path) -> Iterator[Flask]:
     app = create_app({**store_settings(request, store_kind, tmp_path), "ENV": "test"})
     yield app
-    app.extensions["onebox"].metrics.close()
-    app.extensions["onebox"].activity.close()
-    app.extensions["onebox"].store.close()
+    shutdown.close(app)  # as a worker closes: every batch written before its store closes
 
 
 @pytest.fixture

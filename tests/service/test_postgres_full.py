@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from service.web import create_app
+from service.web import create_app, shutdown
 
 
 @contextmanager
@@ -71,7 +71,6 @@ def test_a_full_disk_is_a_json_507_reads_keep_working_and_nothing_is_half_writte
             assert client.get("/api/users/kept/state").get_json()["isMuted"] is True
             assert client.get("/api/health/ready").status_code == 200
         finally:
-            app.extensions["onebox"].activity.close()
-            app.extensions["onebox"].store.close()
+            shutdown.close(app)
             run(postgres_url, "ALTER TABLE user_states SET TABLESPACE pg_default")
             run(postgres_url, f"DROP TABLESPACE {space}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service.web import create_app
+from service.web import create_app, shutdown
 
 EACH_STORE = True  # tests/service/conftest.py: every test runs on SQLite and on PostgreSQL
 
@@ -58,7 +58,7 @@ def test_state_survives_a_new_app_on_the_same_database(app: Flask) -> None:
     same = {key: app.config[key] for key in ("DATABASE", "DATABASE_URL")}
     again = create_app({**same, "ENV": "test"})
     assert again.test_client().get("/api/users/keep/state").get_json()["isMuted"] is True
-    again.extensions["onebox"].store.close()
+    shutdown.close(again)
 
 
 def test_writes_need_the_bearer_token_when_one_is_configured(app: Flask) -> None:
