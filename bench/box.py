@@ -7,9 +7,10 @@ Each server (bench/servers.py) sits behind nginx rendered from the box's templat
 and every process of the server in one cgroup with a 10 % CPU quota (bench/cgroup.py). 500
 users are stored first. The load is open loop at a fixed rate, one new connection per request,
 80 % `GET /api/users/<id>/state` and 20 % `PATCH .../mute` (bench/fixed_rate.py). A rate is
-sustained when p95 stays under 200 ms and nothing fails. Each server steps up from --start by
---step until a rate misses --tries times in a row; the servers take turns at every step, so
-drift on the machine hits all alike. Prints one table: per server the highest sustained rate,
+sustained when p95 stays under 200 ms and nothing fails, and missed when --tries runs at it in
+a row did not hold. Each server climbs from --start by twice --step while rates hold, then
+halves the gap to the lowest missed rate down to --step; the servers take turns at every run,
+so drift on the machine hits all alike. Prints one table: per server the highest sustained rate,
 its p50/p95/p99, CPU ms per request there (the cgroup's usage over the answers) and at the
 first rate (where no server is throttled yet, so the cost compares alike), the resident memory
 of the server's processes, and ours/bare. --variant runs ours with other gunicorn flags (or a
@@ -56,10 +57,10 @@ class Search:
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--start", type=float, default=40.0, help="first rate, req/s")
-    parser.add_argument("--step", type=float, default=10.0, help="req/s added after a hold")
+    parser.add_argument("--step", type=float, default=10.0, help="the resolution, req/s")
     parser.add_argument("--max", type=float, default=200.0, help="no rate above this")
     parser.add_argument("--seconds", type=float, default=10.0, help="per rate")
-    parser.add_argument("--tries", type=int, default=2, help="misses in a row that end a search")
+    parser.add_argument("--tries", type=int, default=2, help="runs that miss: the rate missed")
     parser.add_argument(
         "--variant", action="append", type=spec, metavar="NAME|FLAGS", help="ours as ... (again)"
     )
@@ -93,13 +94,32 @@ def step(search: Search, args: argparse.Namespace, run: int) -> bool:
     )
     if result.sustained:
         search.best, search.misses = result, 0
-        search.rate += args.step
-        return bool(search.rate <= args.max)
-    search.misses += 1
-    if search.misses < args.tries:
-        return True
-    search.missed_at = search.rate
-    return False
+    else:
+        search.misses += 1
+        if search.misses < args.tries:
+            return True  # the same rate again
+        search.missed_at, search.misses = search.rate, 0
+    following = next_rate(search, args)
+    if following is not None:
+        search.rate = following
+    return following is not None
+
+
+def next_rate(search: Search, args: argparse.Namespace) -> float | None:
+    """Up by twice --step while every rate holds (no higher than --max), then halfway into
+    the gap up to the lowest missed rate until that gap is one --step; None: done."""
+    low = search.best.target_rate if search.best is not None else None
+    high = search.missed_at
+    if low is None:  # the first rate missed
+        return None
+    if high is None:
+        for up in (low + 2 * args.step, low + args.step):
+            if up <= args.max:
+                return float(up)
+        return None
+    if high - low <= args.step:
+        return None
+    return float(low + args.step * max(1, round((high - low) / args.step / 2)))
 
 
 def search_all(found: list[Contender], args: argparse.Namespace) -> list[Search]:
@@ -170,8 +190,9 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"each server and its nginx in one cgroup at {QUOTA_US}/{PERIOD_US} us of CPU; {USERS} "
         f"users; open loop, a new connection per request, {CLIENTS} clients; 80 % GET state, "
-        f"20 % PATCH mute; {args.seconds:g} s per rate from {args.start:g} by {args.step:g}; "
-        f"sustained: p95 < {P95_MS:.0f} ms, no errors; a search ends after {args.tries} misses"
+        f"20 % PATCH mute; {args.seconds:g} s per rate from {args.start:g}, to within "
+        f"{args.step:g}; sustained: p95 < {P95_MS:.0f} ms, no errors; missed: {args.tries} runs "
+        "in a row did not hold"
     )
     with tempfile.TemporaryDirectory(prefix="onebox-box-") as tmp, ExitStack() as stack:
         found = [

@@ -1,15 +1,18 @@
 """Where the service's workers spend their CPU under the box benchmark's load: a flame graph.
 
-    .venv/bin/python -m bench.flame [--rate 60] [--seconds 30] [--sample-rate 1000]
-                                      [--quota] [--out var/profile] [--py-spy PATH]
+    .venv/bin/python -m bench.flame [--rate 60] [--seconds 30] [--sample-rate 1000] [--quota]
+                                    [--no-gil] [--out var/profile] [--py-spy PATH]
 
 ours as deployed (bench/servers.py: nginx from the box's template in front of the unit's
 gunicorn) takes the benchmark's load (bench/fixed_rate.py) at a fixed rate while py-spy
-records the gunicorn master and its workers (`--subprocesses`), on-CPU samples only, into an
-SVG under --out. Without --quota the server runs unthrottled: under the quota a throttled
-thread still looks busy to a sampler, and the profile would show where it waited. Where py-spy
-cannot attach (not installed, or ptrace denied), the workers profile themselves with cProfile
-instead (bench/profiled.py): a merged .pstats and a text top-30 under --out.
+records the gunicorn master and its workers (`--subprocesses`) into an SVG under --out. It
+samples the threads holding the GIL (`--gil`): py-spy's other test of a running thread cannot
+tell waiting threads apart on every kernel (on some VMs the pool's idle waits fill the graph),
+at the price of C code that releases the GIL (SQLite's statements) not showing; --no-gil
+samples every thread py-spy deems running. Without --quota the server runs unthrottled: under
+the quota a throttled thread still looks busy to a sampler. Where py-spy cannot attach (not
+installed, or ptrace denied), the workers profile themselves with cProfile instead
+(bench/profiled.py): a merged .pstats and a text top-30 under --out.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=30.0, help="of load, recorded")
     parser.add_argument("--sample-rate", type=int, default=1000, help="py-spy samples per s")
     parser.add_argument("--quota", action="store_true", help="under the 10 %% CPU quota")
+    parser.add_argument(
+        "--no-gil", dest="gil", action="store_false", help="every running thread, not GIL holders"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "profile")
     parser.add_argument("--py-spy", default=PY_SPY, help="the py-spy to use")
     args = parser.parse_args(argv)
@@ -80,6 +86,7 @@ def record(args: argparse.Namespace, out: Path) -> Path:
         running(Spec("ours"), Path(tmp) / "ours", USERS, quota=args.quota) as ours,
     ):
         argv = [args.py_spy, "record", "--pid", str(ours.server.pid), "--subprocesses"]
+        argv += ["--gil"] if args.gil else []
         argv += ["--rate", str(args.sample_rate), "--duration", f"{args.seconds + 1:.0f}"]
         spy = subprocess.Popen(
             [*argv, "--format", "flamegraph", "--output", str(svg)], stdout=subprocess.DEVNULL

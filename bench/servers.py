@@ -151,9 +151,14 @@ def _start(box: Box, spec: Spec, token: str) -> subprocess.Popen[bytes]:
     with (box.state / "server.log").open("ab") as log:
         try:
             return subprocess.Popen(
-                argv, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True,
+                argv,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # its signals are ours to send
                 pass_fds=fds,
-            )  # fmt: skip
+            )
         finally:
             if listen is not None:
                 listen.close()  # the server holds its own copy
@@ -179,12 +184,14 @@ def running(spec: Spec, state: Path, users: int, quota: bool = True) -> Iterator
             contender = Contender(spec, port, server, front, token)
             _wait_ready(contender, state / "server.log")
             store_users(contender.url, users, token)
+            if not quota:
+                yield contender
+                return
             with cpu_quota(spec.name.replace(" ", "-")) as (group, why):
-                if quota and group is None:
+                if group is None:
                     raise SystemExit(f"bench: {why}")
-                if quota and group is not None:
-                    group.add([*tree(front.pid), *contender.server_pids()])
-                    contender.group = group
+                group.add([*tree(front.pid), *contender.server_pids()])
+                contender.group = group
                 yield contender
                 stop(server, grace=20)  # before the group goes: its processes leave it
     finally:

@@ -8,7 +8,7 @@ import pytest
 
 from bench import box as bench_box
 from bench.fixed_rate import P95_MS, FixedRate
-from bench.servers import Contender, local_box, ours_command, ours_environment, spec
+from bench.servers import Contender, Spec, local_box, ours_command, ours_environment, spec
 from localbox.box import Box
 from service.contract import WEB_UNIT
 from tests.support import require_tool, unit_command, unit_environment
@@ -84,8 +84,8 @@ def test_each_server_steps_up_until_a_rate_misses_as_often_as_tries_allow(
     assert seen[:4] == [
         ("ours shipped", 40.0),
         ("bare", 40.0),
-        ("bare", 50.0),
-        ("ours shipped", 50.0),
+        ("bare", 60.0),
+        ("ours shipped", 60.0),
     ]
     assert seen.count(("bare", 60.0)) == 2 and seen.count(("ours shipped", 80.0)) == 2
     row = next(line for line in bench_box.table([ours, bare]).splitlines() if "ours" in line)
@@ -96,3 +96,24 @@ def test_each_server_steps_up_until_a_rate_misses_as_often_as_tries_allow(
 def test_arguments_that_cannot_run_are_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         bench_box.arguments(argv)
+
+
+@pytest.mark.parametrize(
+    ("held", "missed", "expected"),
+    [
+        (None, 40.0, None),  # the first rate missed: nothing is sustained
+        (80.0, None, 100.0),  # climbing by twice the step
+        (190.0, None, 200.0),  # never above --max, but up to it
+        (200.0, None, None),
+        (160.0, 200.0, 180.0),  # halfway into the gap
+        (170.0, 180.0, None),  # known to within the step
+    ],
+)
+def test_the_next_rate_climbs_then_narrows_the_gap_to_the_step(
+    held: float | None, missed: float | None, expected: float | None
+) -> None:
+    args = bench_box.arguments(["--start", "40", "--step", "10", "--max", "200"])
+    search = bench_box.Search(Contender(Spec("bare"), 0, None, None, ""), held or 40.0)
+    search.best = _run(held, held=True) if held is not None else None
+    search.missed_at = missed
+    assert bench_box.next_rate(search, args) == expected

@@ -14,7 +14,6 @@ from bench.load import Load
 from bench.mix import store_users
 from tests.support import free_port
 
-
 USERS = 20  # the benchmarks' mix over a few users: storing them is quick
 
 
