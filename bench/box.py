@@ -33,7 +33,7 @@ from pathlib import Path
 from bench.cgroup import PERIOD_US, QUOTA_US
 from bench.fixed_rate import CLIENTS, P95_MS, FixedRate, fixed_rate
 from bench.mix import USERS
-from bench.servers import Contender, Spec, running, spec
+from bench.servers import VARIANTS, Contender, Spec, running, spec
 
 WARM_UP_SECONDS = 2.0
 
@@ -59,10 +59,15 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--start", type=float, default=40.0, help="first rate, req/s")
     parser.add_argument("--step", type=float, default=10.0, help="the resolution, req/s")
     parser.add_argument("--max", type=float, default=200.0, help="no rate above this")
-    parser.add_argument("--seconds", type=float, default=10.0, help="per rate")
+    parser.add_argument("--seconds", type=float, default=10.0, help="per run")
     parser.add_argument("--tries", type=int, default=2, help="runs that miss: the rate missed")
     parser.add_argument(
-        "--variant", action="append", type=spec, metavar="NAME|FLAGS", help="ours as ... (again)"
+        "--variant",
+        action="append",
+        type=spec,
+        metavar="NAME|FLAGS",
+        help=f"ours as {', '.join(VARIANTS)}, or with gunicorn flags (--variant='-w 4 -k sync');"
+        " repeat for more (default: shipped)",
     )
     parser.add_argument("--no-bare", dest="bare", action="store_false", help="no baseline")
     args = parser.parse_args(argv)
