@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STATE ?= var/local
 
-.PHONY: help venv test lint fmt serve local plan up destroy replace bench drills lock clean
+.PHONY: help venv test lint fmt serve local plan up destroy replace bench profile drills lock clean
 
 help:
 	@echo "make test    create .venv, install requirements.txt, run lint, types and the whole suite"
@@ -20,7 +20,8 @@ help:
 	@echo "make destroy pulumi destroy (backups are kept; see docs/infrastructure.md)"
 	@echo "make replace a new box from the newest AL2023 AMI: final backup, replace, restore (asks first)"
 	@echo "make drills run the failure drills against the local box and print their tables"
-	@echo "make bench   run the benchmarks in bench/ and print their tables"
+	@echo "make bench   the box as deployed against bare Flask at a 10% CPU quota, then backups"
+	@echo "make profile a flame graph of the service's workers under the benchmark's load"
 	@echo "make lock    regenerate service/requirements.lock (pip-tools, hashes) from requirements.txt"
 
 venv: $(STAMP)
@@ -67,9 +68,14 @@ destroy: venv
 replace: venv
 	$(PY) -m infra.cli replace $(if $(AMI),--ami $(AMI))
 
+# Each prints its table; bench/README.md keeps the last quiet run's.
 bench: venv
-	$(PY) -m bench.throughput
+	$(PY) -m bench.box
 	$(PY) -m bench.backup
+
+# py-spy on gunicorn's workers (cProfile where it cannot attach); writes under var/profile/.
+profile: venv
+	$(PY) -m bench.flame
 
 # Failure drills against the local box; each prints a table (none is a pass/fail test).
 drills: venv

@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.mix import Request, own_writes, pick
+from bench.mix import Request, auth, own_writes, pick
 
 HOST = "127.0.0.1"
 
@@ -94,6 +94,7 @@ class Load:
     rate: float | None = None  # open loop: requests per second across all clients
     total: int | None = None  # the clients stop by themselves after this many requests
     users: int = 0  # > 0: the benchmarks' 80/20 mix over that many users
+    token: str = ""  # sent as a bearer token with every request, as the API's clients do
     timeout: float = 35.0  # above gunicorn's graceful_timeout: a drained request still counts
     limit: float = 600.0  # seconds: no client runs longer, whatever happens
     outcomes: list[Outcome] = field(default_factory=list)
@@ -202,6 +203,7 @@ class Load:
             with self._lock:
                 self.connections += 1
         headers = {"Content-Type": "application/json"} if request.body is not None else {}
+        headers |= auth(self.token)
         if not self.keepalive:  # a connection a restarting server closed is never reused
             headers["Connection"] = "close"
         try:

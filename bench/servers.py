@@ -1,118 +1,208 @@
-"""Start the two contenders under gunicorn on 127.0.0.1, and read the CPU time they use.
+"""The contenders of the box benchmark, each as the box runs it: nginx rendered from the box's
+template in front of a WSGI server on a unix socket, all of it in one cgroup under a CPU quota.
 
-"ours" is the real service with service/web/gunicorn.conf.py; "bare" is bench/bare_app.py with the
-same worker settings (read from that file, not copied), so only the application differs.
+- ours: the web unit's ExecStart= and environment (service/deploy/onebox.service, read by
+  localbox as the local box reads it, env file included), its socket handed over as
+  onebox.socket hands it, with a token file as on the box. A variant adds gunicorn flags to
+  that command line (a flag given there wins over gunicorn.conf.py), or serves the same app
+  under granian.
+- bare: bench/bare_app.py under gunicorn sync, 2 workers, behind the same nginx config.
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import os
+import secrets
+import shlex
+import shutil
+import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from localbox.processes import free_port, stop
+from bench.cgroup import CpuQuota, cpu_quota
+from bench.mix import store_users
+from bench.procs import rss_mb, tree
+from localbox import edge
+from localbox.box import Box
+from localbox.listen import activated, unix_listening_socket
+from localbox.processes import free_port, http_status, stop
 from localbox.units import ROOT
 
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
-CONF = ROOT / "service" / "web" / "gunicorn.conf.py"
-WORKER_SETTINGS = ("workers", "worker_class", "threads", "keepalive", "timeout")
+GRANIAN = str(Path(sys.executable).parent / "granian")
+BARE_FLAGS = ("-w", "2", "-k", "sync")
+# Named settings of ours: gunicorn flags added to the unit's command line, or granian.
+VARIANTS = {
+    "shipped": "",
+    "gthread2x2": "-w 2 -k gthread --threads 2",
+    "sync2": "-w 2 -k sync",
+    "sync3": "-w 3 -k sync",
+    "granian": "granian",
+}
+GRANIAN_FLAGS = ("--interface", "wsgi", "--workers", "2", "--blocking-threads", "1")
+UNLIMITED = {"APP_RATE_WRITES_PER_MINUTE": "1000000", "APP_RATE_READS_PER_MINUTE": "1000000"}
+NOWHERE = "http://127.0.0.1:9"  # the AWS endpoint: the web service never calls AWS
 
 
-def worker_settings(conf: Path = CONF) -> dict[str, object]:
-    """The literal worker settings assigned at the top level of a gunicorn config file."""
-    found: dict[str, object] = {}
-    for node in ast.parse(conf.read_text()).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-            if isinstance(target, ast.Name) and target.id in WORKER_SETTINGS:
-                found[target.id] = ast.literal_eval(node.value)
-    missing = set(WORKER_SETTINGS) - set(found)
-    if missing:
-        raise ValueError(f"{conf}: no literal value for {', '.join(sorted(missing))}")
-    return found
+@dataclass(frozen=True)
+class Spec:
+    """Which server: `app` is ours or bare; `flags` gunicorn flags added, or "granian";
+    `entry` another WSGI app (module:name) in place of the unit's (bench.flame's fallback)."""
+
+    app: str
+    flags: str = ""
+    entry: str = ""
+
+    @property
+    def name(self) -> str:
+        if self.app == "bare":
+            return "bare"
+        named = {flags: name for name, flags in VARIANTS.items()}
+        return f"ours {named.get(self.flags, self.flags)}"
+
+
+def spec(text: str) -> Spec:
+    """A --variant value: a name of VARIANTS, or gunicorn flags for ours ("-w 4 -k sync")."""
+    if text in VARIANTS:
+        return Spec("ours", VARIANTS[text])
+    if not text.startswith("-"):
+        raise ValueError(f"variant {text!r}: one of {', '.join(VARIANTS)} or gunicorn flags")
+    return Spec("ours", " ".join(shlex.split(text)))
+
+
+def local_box(state: Path, port: int = 80) -> Box:
+    """The local box's view of the box (its units, paths and env file) in `state`, nginx in
+    front on `port`."""
+    return Box(state=state, port=port, backup_every=3600.0, front=True, say=lambda _: None)
+
+
+def ours_command(box: Box, flags: str, entry: str = "") -> list[str]:
+    """The web unit's ExecStart=, box paths moved here, `flags` before the app argument."""
+    (argv,) = box.roles.web.commands("ExecStart")
+    argv = box.paths.argv(argv)
+    app = entry or argv[-1]
+    if flags == "granian":
+        return [GRANIAN, *GRANIAN_FLAGS, "--uds", str(box.gunicorn_socket), app]
+    return [*argv[:-1], *shlex.split(flags), app]
+
+
+def ours_environment(box: Box, token: str) -> dict[str, str]:
+    """The web unit's environment as the local box builds it, with a token file as on the box."""
+    box.write_env_file(NOWHERE)
+    env = box.environment(box.roles.web, NOWHERE)
+    env.pop("APP_API_TOKEN", None)
+    token_file = box.state / "etc" / "api-token"
+    token_file.write_text(token)
+    env["APP_API_TOKEN_FILE"] = str(token_file)
+    return env
+
+
+def bare_command(state: Path, socket: Path) -> list[str]:
+    app = f"bench.bare_app:create_app({str(state / 'bare.db')!r})"
+    return [GUNICORN, *BARE_FLAGS, "--bind", f"unix:{socket}", app]
 
 
 @dataclass
-class Server:
-    name: str
-    proc: subprocess.Popen[bytes]
-    port: int
+class Contender:
+    """One running server behind its nginx, and what the benchmark reads of it."""
+
+    spec: Spec
+    port: int  # nginx's
+    server: subprocess.Popen[bytes]
+    nginx: subprocess.Popen[bytes]
+    token: str
+    group: CpuQuota | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def pids(self) -> list[int]:
-        """The master and its workers."""
-        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        with contextlib.suppress(OSError):
-            return [self.proc.pid, *map(int, children.read_text().split())]
-        return [self.proc.pid]
+    def server_pids(self) -> list[int]:
+        return tree(self.server.pid)
+
+    def rss_mb(self) -> float:
+        """Resident memory of the WSGI server's processes (master and workers), summed."""
+        return rss_mb(self.server_pids())
 
     def cpu_seconds(self) -> float:
-        """User+system CPU time used so far by the master and its live workers."""
-        total = 0
-        for pid in self.pids():
-            with contextlib.suppress(OSError):
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
-        return total / os.sysconf("SC_CLK_TCK")
+        """CPU used by the whole group (nginx and the server); NaN without a group."""
+        return self.group.usage_seconds() if self.group is not None else float("nan")
 
 
-def _command(
-    name: str, workdir: Path, port: int, extra: list[str]
-) -> tuple[list[str], dict[str, str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
-    bind = ["--bind", f"127.0.0.1:{port}"]
-    if name == "ours":
-        env |= {
-            "APP_DATABASE": str(workdir / "ours.db"),
-            "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),
-            "PYTHONUNBUFFERED": "1",  # as the unit runs it: log lines are written at once
-        }
-        return [GUNICORN, "-c", str(CONF), *bind, *extra, "service.web.wsgi:app"], env
-    s = worker_settings()
-    flags = ["-w", str(s["workers"]), "-k", str(s["worker_class"]), "--threads", str(s["threads"])]
-    flags += ["--keep-alive", str(s["keepalive"]), "-t", str(s["timeout"])]
-    app = f"bench.bare_app:create_app({str(workdir / 'bare.db')!r})"
-    return [GUNICORN, *flags, *bind, *extra, app], env
-
-
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/api/health/ready", timeout=1) as reply:  # noqa: S310
-            return bool(reply.status == 200)
-    except OSError:
-        return False
+def _start(box: Box, spec: Spec, token: str) -> subprocess.Popen[bytes]:
+    """The WSGI server of `spec`, started in the box's state folder, on its gunicorn socket."""
+    path = box.gunicorn_socket
+    listen: socket.socket | None = None
+    if spec.app == "bare":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        argv, env = bare_command(box.state, path), None
+    else:
+        argv, env = ours_command(box, spec.flags, spec.entry), ours_environment(box, token)
+        if spec.flags == "granian":  # what gunicorn.conf.py's on_starting does
+            Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True)
+        else:  # systemd's socket activation, as onebox.socket does it
+            listen = unix_listening_socket(path)
+            argv = activated(argv, listen.fileno())
+    fds = (listen.fileno(),) if listen is not None else ()
+    with (box.state / "server.log").open("ab") as log:
+        try:
+            return subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # its signals are ours to send
+                pass_fds=fds,
+            )
+        finally:
+            if listen is not None:
+                listen.close()  # the server holds its own copy
 
 
 @contextlib.contextmanager
-def serve(name: str, workdir: Path, extra: list[str] | None = None) -> Iterator[Server]:
-    """Run `ours` or `bare` (plus gunicorn flags `extra`) until the block ends.
-
-    stdout and stderr (the JSON log) go to a file in `workdir`.
-    """
+def running(spec: Spec, state: Path, users: int, quota: bool = True) -> Iterator[Contender]:
+    """`spec` behind nginx, ready, `users` stored, then (with `quota`) in its own cgroup."""
+    nginx = edge.nginx_binary()
+    if nginx is None:
+        raise SystemExit("bench: nginx is not installed: the box's front door cannot run")
+    if spec.flags == "granian" and shutil.which(GRANIAN) is None:
+        raise SystemExit("bench: granian is not installed (.venv/bin/pip install granian)")
+    state.mkdir(parents=True)
+    token = secrets.token_urlsafe(24)
     port = free_port()
-    argv, env = _command(name, workdir, port, extra or [])
-    with (workdir / f"{name}.log").open("ab") as log:
-        proc = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
-        )
-    server = Server(name, proc, port)
+    box = local_box(state, port)
+    server = _start(box, spec, token)
     try:
-        deadline = time.monotonic() + 30
-        while not _ready(server.url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{name}: gunicorn did not become ready; see {log.name}")
-            time.sleep(0.1)
-        time.sleep(0.5)  # let the second worker finish booting too
-        yield server
+        folder = state / "nginx"
+        config = edge.local_config(folder, port, box.gunicorn_socket, UNLIMITED)
+        with edge.running(nginx, edge.write_config(folder, config), port) as front:
+            contender = Contender(spec, port, server, front, token)
+            _wait_ready(contender, state / "server.log")
+            store_users(contender.url, users, token)
+            if not quota:
+                yield contender
+                return
+            with cpu_quota(spec.name.replace(" ", "-")) as (group, why):
+                if group is None:
+                    raise SystemExit(f"bench: {why}")
+                group.add([*tree(front.pid), *contender.server_pids()])
+                contender.group = group
+                yield contender
+                stop(server, grace=20)  # before the group goes: its processes leave it
     finally:
-        stop(proc, grace=20)  # and no worker outlives its round
+        stop(server, grace=20)
+
+
+def _wait_ready(contender: Contender, log: Path, timeout: float = 60.0) -> None:
+    """Until the server answers ready through nginx, and every worker it will have is up."""
+    deadline = time.monotonic() + timeout
+    while http_status(f"{contender.url}/api/health/ready", timeout=2) != 200:
+        if contender.server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{contender.spec.name} did not become ready; see {log}")
+        time.sleep(0.1)
+    time.sleep(1.0)  # the other workers finish booting too

@@ -11,8 +11,10 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from bench.bare_app import create_app
 from bench.load import Load
-from bench.mix import USERS, store_users
+from bench.mix import store_users
 from tests.support import free_port
+
+USERS = 20  # the benchmarks' mix over a few users: storing them is quick
 
 
 class Quiet11(WSGIRequestHandler):
@@ -58,7 +60,7 @@ def test_a_port_nothing_listens_on_counts_as_refused_with_the_reason() -> None:
 def test_a_kept_alive_client_reconnects_when_the_server_says_connection_close(
     server: BaseWSGIServer,
 ) -> None:
-    store_users(f"http://127.0.0.1:{server.server_port}")
+    store_users(f"http://127.0.0.1:{server.server_port}", USERS)
     with Load(server.server_port, threads=2, keepalive=True, users=USERS, total=30) as load:
         tally = load.join()
     assert tally.ok == 30  # none was sent on a connection the server had closed
@@ -68,7 +70,7 @@ def test_a_kept_alive_client_reconnects_when_the_server_says_connection_close(
 def test_open_loop_requests_are_due_on_the_schedule_and_timed_from_it(
     server: BaseWSGIServer,
 ) -> None:
-    store_users(f"http://127.0.0.1:{server.server_port}")
+    store_users(f"http://127.0.0.1:{server.server_port}", USERS)
     load = Load(server.server_port, threads=4, rate=200.0, total=20, users=USERS)
     with load:
         tally = load.join()
