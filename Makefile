@@ -15,7 +15,7 @@ help:
 	@echo "make local   the whole box on 127.0.0.1:$(PORT) with no AWS account (Ctrl-C: final backup)"
 	@echo "             TOPOLOGY=ha: two boxes on PostgreSQL behind nginx for the load balancer"
 	@echo "make serve   run the service with gunicorn on $(HOST):$(PORT), database under var/"
-	@echo "make plan    offline plan and monthly cost of the stack (no AWS, no Pulumi CLI)"
+	@echo "make plan    offline plan and monthly cost of the stack (no AWS, no Pulumi CLI); TOPOLOGY=ha"
 	@echo "make up      pulumi up (needs the Pulumi CLI and AWS credentials)"
 	@echo "make destroy pulumi destroy (backups are kept; see docs/infrastructure.md)"
 	@echo "make replace a new box from the newest AL2023 AMI: final backup, replace, restore (asks first)"
