@@ -1,5 +1,5 @@
-"""Child processes on 127.0.0.1: a free port to give one, one way to ask it over HTTP (a port
-or a unix socket), and one way to stop one.
+"""Child processes on 127.0.0.1: a free port to give one, one way to ask one over HTTP, and one
+way to stop one (a unix socket is asked with `service.publish.scrape.unix_request`).
 
 The local box, the tests and the benchmarks all start gunicorn, moto_server or the box itself
 in a session of its own (`start_new_session=True`) and stop it with `stop`.
@@ -8,7 +8,6 @@ in a session of its own (`start_new_session=True`) and stop it with `stop`.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import signal
 import socket
@@ -35,45 +34,6 @@ def http_status(url: str, timeout: float = 2.0) -> int:
         return error.code
     except OSError:
         return 0
-
-
-def unix_request(
-    socket_path: str | os.PathLike[str],
-    method: str,
-    path: str,
-    body: bytes | None = None,
-    timeout: float = 5.0,
-) -> tuple[int, bytes]:
-    """Send one HTTP request to a unix socket (a box's gunicorn); its status and body.
-
-    OSError when nothing listens there (refused, or no socket file) or the answer breaks off.
-    """
-    connection = _UnixConnection(str(socket_path), timeout)
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    try:
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.read()
-    except http.client.HTTPException as exc:
-        raise OSError(f"unix:{socket_path}: {exc!r}") from None
-    finally:
-        connection.close()
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, socket_path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = socket_path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.socket_path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
 
 
 def stop(

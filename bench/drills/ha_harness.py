@@ -22,9 +22,10 @@ from typing import Any
 from bench.drills.harness import wait_for
 from localbox.box import read_env_file
 from localbox.ha import Layout
-from localbox.processes import free_port, http_status, stop, unix_request
+from localbox.processes import free_port, http_status, stop
 from localbox.units import ROOT
 from service.contract import PUBLISH_UNIT, WEB_UNIT
+from service.publish.scrape import unix_request
 
 REPLACE_AFTER = 8.0  # seconds a lost box stays lost (the auto scaling group takes minutes)
 METRICS_EVERY = 2  # seconds: the publishers' 60-second interval, sped up

@@ -12,6 +12,7 @@ APP_METRICS_URL as `unix:<socket path>:<request path>`, e.g.
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import urllib.request
 from collections import defaultdict
@@ -82,18 +83,33 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def _fetch_unix(socket_path: str, path: str, timeout: float) -> str:
-    connection = _UnixConnection(socket_path, timeout)
+def unix_request(
+    socket_path: str | os.PathLike[str],
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    timeout: float = 5.0,
+) -> tuple[int, bytes]:
+    """Send one HTTP request to a unix socket (gunicorn's); its status and body.
+
+    OSError when nothing listens there (refused, or no socket file) or the answer breaks off.
+    """
+    connection = _UnixConnection(str(socket_path), timeout)
+    headers = {"Content-Type": "application/json"} if body is not None else {}
     try:
-        connection.request("GET", path)
+        connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
-        body = response.read()
+        return response.status, response.read()
     except http.client.HTTPException as exc:  # not HTTP: the caller's OSError, named
         raise OSError(f"unix:{socket_path}:{path}: {exc!r}") from None
     finally:
         connection.close()
-    if response.status != 200:
-        raise OSError(f"unix:{socket_path}:{path} answered {response.status}")
+
+
+def _fetch_unix(socket_path: str, path: str, timeout: float) -> str:
+    status, body = unix_request(socket_path, "GET", path, timeout=timeout)
+    if status != 200:
+        raise OSError(f"unix:{socket_path}:{path} answered {status}")
     return body.decode("utf-8")
 
 

@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from localbox.ha import Layout, missing
-from localbox.processes import http_status, unix_request
+from localbox.processes import http_status
 from localbox.units import ROOT
 from service.contract import PUBLISH_UNIT, WEB_UNIT
+from service.publish.scrape import unix_request
 from tests.support import answers, free_port, start_make, stop, wait_until
 
 pytestmark = pytest.mark.slow
