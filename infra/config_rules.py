@@ -3,10 +3,27 @@ parses each key alone, then `check` refuses a combination, naming the keys."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
-if TYPE_CHECKING:  # config imports this module; the type is only named here
-    from infra.config import StackConfig
+
+class Keys(Protocol):
+    """The keys these rules read (infra/config.py's StackConfig has them all)."""
+
+    @property
+    def domain(self) -> str | None: ...
+    @property
+    def hosted_zone_id(self) -> str | None: ...
+    @property
+    def edge(self) -> str: ...
+    @property
+    def http_port(self) -> int: ...
+    @property
+    def topology(self) -> str: ...
+    @property
+    def running(self) -> bool: ...
+
+
+StackConfig = TypeVar("StackConfig", bound=Keys)
 
 
 def check(config: StackConfig) -> StackConfig:
