@@ -66,8 +66,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         type=spec,
         metavar="NAME|FLAGS",
-        help=f"ours as {', '.join(VARIANTS)}, or with gunicorn flags (--variant='-w 4 -k sync');"
-        " repeat for more (default: shipped)",
+        help=f"ours as {', '.join(VARIANTS)}, or with gunicorn flags"
+        " (--variant='-w 4 -k sync --threads 1'); repeat for more (default: shipped)",
     )
     parser.add_argument("--no-bare", dest="bare", action="store_false", help="no baseline")
     args = parser.parse_args(argv)

@@ -35,12 +35,15 @@ from localbox.units import ROOT
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 GRANIAN = str(Path(sys.executable).parent / "granian")
 BARE_FLAGS = ("-w", "2", "-k", "sync")
-# Named settings of ours: gunicorn flags added to the unit's command line, or granian.
+# Named settings of ours: gunicorn flags added to the unit's command line, or granian. The sync
+# ones say --threads 1: gunicorn.conf.py sets threads = 2, and gunicorn turns a sync worker with
+# more than one thread into gthread (so `-k sync` alone runs gthread, as strace shows: epoll and
+# futex calls per request, no accept loop).
 VARIANTS = {
     "shipped": "",
     "gthread2x2": "-w 2 -k gthread --threads 2",
-    "sync2": "-w 2 -k sync",
-    "sync3": "-w 3 -k sync",
+    "sync2": "-w 2 -k sync --threads 1",
+    "sync3": "-w 3 -k sync --threads 1",
     "granian": "granian",
 }
 GRANIAN_FLAGS = ("--interface", "wsgi", "--workers", "2", "--blocking-threads", "1")

@@ -33,32 +33,33 @@ raw_env = [f"APP_VERSION={_version_file.read_text().strip()}"] if _version_file.
 # -- serving ---------------------------------------------------------------------------------
 bind = ["127.0.0.1:8000"]
 # Two processes so one crash or one slow request never takes the box down; more would only
-# contend for the one vCPU. gthread, not sync: idle keep-alive connections wait in the poller
-# without holding a worker, and a connection silent for 5 s is parked there too (gunicorn's
-# docs: sync workers need a buffering proxy in front, and port 80 faces clients directly).
-# Two threads each, a trade-off measured by bench/workers.py (fixed 100 req/s under a
-# t2.micro's 10 % CPU quota, median p95): 1 thread 165 ms, 2 threads 278 ms, 4 threads 937 ms
-# (threads share the throttled CPU, so every request in flight slows at once). We keep two:
-# a client that trickles its request holds its thread until it is done, and with one thread
-# two such clients would take all the box's capacity; with two they take half.
+# contend for the one vCPU.
 workers = 2
 # No preload_app: each worker builds its app after the fork, so its database connections and,
 # with tracing on, its span exporter's thread (service/web/tracing.py) are its own.
-worker_class = "gthread"
-threads = 2
-# A worker whose main loop is silent this long is killed and replaced. Under gthread this is
-# a heartbeat, not a request timeout: a request is bounded by CLIENT_READ_TIMEOUT while it is
-# read (below) and by SQLite's busy_timeout (5 s) while it is served.
+# sync, one request at a time per worker: nginx sits in front on the box (onebox.conf.template
+# buffers every request body and response: proxy_request_buffering, proxy_buffering), which is
+# what gunicorn's docs ask of sync workers, so slow or idle clients wait in nginx, not here.
+# Measured by `python -m bench.box --variant ...` (the box as deployed against bare Flask under
+# a t2.micro's 10 % CPU quota, one run on a shared VM): sync 140 req/s sustained against
+# gthread with 2 threads 90 (bare Flask 170). gthread pays per request a poller registration
+# and a hand-off to its thread pool (about a dozen futex calls, and it stays as dear per
+# request at the quota as below it); sync accepts in a loop and gets cheaper as requests queue.
+# threads must stay 1: gunicorn runs a sync worker with more threads as gthread.
+worker_class = "sync"
+threads = 1
+# A worker silent this long is killed and replaced. Under sync that bounds one request too:
+# the reading of it by CLIENT_READ_TIMEOUT (below), its serving by SQLite's busy_timeout (5 s).
 timeout = 30
-# gthread reads a request with a blocking socket and no deadline, so a client that sends part
-# of a request and stops would hold a thread forever, and a handful would hold the box.
-# SO_RCVTIMEO on the listening socket (accepted sockets inherit it) ends each such read after
-# this many seconds; idle keep-alive connections wait in the poller and are not affected.
+# gunicorn reads a request with a blocking socket and no deadline, so a client that reaches
+# gunicorn itself (not through nginx), sends part of a request and stops would hold a worker
+# forever. SO_RCVTIMEO on the listening socket (accepted sockets inherit it) ends each such read
+# after this many seconds.
 CLIENT_READ_TIMEOUT = 10
 # SIGTERM lets in-flight requests finish for this long; onebox.service's TimeoutStopSec (45 s)
 # is above it, so systemd never SIGKILLs a draining worker.
 graceful_timeout = 30
-keepalive = 5
+keepalive = 5  # gthread only: sync closes every connection after its answer
 # Bounds against slow or malicious clients; the API's bodies are tiny.
 limit_request_line = 4094
 limit_request_fields = 50

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
+from gunicorn.app.wsgiapp import WSGIApplication
 
 from bench import box as bench_box
 from bench.fixed_rate import P95_MS, FixedRate
 from bench.servers import Contender, Spec, local_box, ours_command, ours_environment, spec
 from localbox.box import Box
+from localbox.units import ROOT
 from service.contract import WEB_UNIT
 from tests.support import require_tool, unit_command, unit_environment
 
@@ -28,6 +31,20 @@ def test_a_variant_only_adds_gunicorn_flags_before_the_app(box: Box) -> None:
     argv = ours_command(box, spec("-w 3   -k sync").flags)
     shipped = unit_command(WEB_UNIT)
     assert argv == [*shipped[:-1], "-w", "3", "-k", "sync", shipped[-1]]
+
+
+@pytest.mark.parametrize(
+    ("name", "worker"), [("shipped", "sync"), ("sync2", "sync"), ("gthread2x2", "gthread")]
+)
+def test_a_named_variant_runs_the_worker_class_it_is_named_for(
+    box: Box, name: str, worker: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # gunicorn.conf.py names the metrics directory when unset: keep that out of this process.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
+    monkeypatch.setattr(sys, "argv", ours_command(box, spec(name).flags))
+    monkeypatch.chdir(ROOT)
+    config = WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").cfg
+    assert config.worker_class_str == worker
 
 
 def test_granian_serves_the_units_app_on_the_units_socket(box: Box) -> None:
