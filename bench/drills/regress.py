@@ -23,7 +23,7 @@ from bench.drills.harness import DrillBox, wait_for
 from bench.drills.report import Result, lost_writes
 from bench.load import Load, Tally
 from localbox.processes import free_port, http_status, stop
-from localbox.units import ROOT, PathMap, read_unit
+from localbox.units import OFF_BOX, ROOT, PathMap, read_unit
 from service.agent.layout import Layout
 from service.agent.release import extract
 from service.contract import BOX_ROOT, WEB_UNIT
@@ -97,6 +97,7 @@ def _serve(layout: Layout, work: Path, port: int) -> subprocess.Popen[bytes]:
     command = PathMap(state=Path("/nonexistent")).argv(argv)[:1] + argv[1:]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "AWS_"))}
     env |= {k: v.replace(BOX_ROOT, str(layout.root)) for k, v in unit.environment().items()}
+    env |= OFF_BOX  # the box's token file is not on this machine: no token, as make local
     env |= {
         "APP_DATABASE": str(work / "onebox.db"),
         "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
@@ -112,9 +113,12 @@ def _serve(layout: Layout, work: Path, port: int) -> subprocess.Popen[bytes]:
             start_new_session=True,
         )
     ready = f"http://127.0.0.1:{port}/api/health/ready"
-    if wait_for(lambda: proc.poll() is not None or http_status(ready) == 200, 60) is None:
+    if wait_for(lambda: proc.poll() is not None or http_status(ready) == 200, 60) is None or (
+        proc.poll() is not None
+    ):
         stop(proc, grace=5)
-        raise RuntimeError(f"the drill's gunicorn did not get ready; see {work / 'gunicorn.log'}")
+        log = (work / "gunicorn.log").read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"the drill's gunicorn did not get ready:\n{log}")
     return proc
 
 
