@@ -13,8 +13,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import policies
-from infra.config import AL2023_AMI_PARAMETER, HA_MIN_SIZE
-from infra.server import ROOT_VOLUME_GB
+from infra.config import HA_MIN_SIZE
+from infra.server import ROOT_VOLUME_GB, box_documents, box_image, box_profile
 
 # Target tracking on requests per box: a t2.micro at its CPU baseline serves 60-100 requests a
 # second, so the group adds a box above 50 a second (3000 a minute, the metric's unit) on
@@ -124,48 +124,24 @@ class Fleet(pulumi.ComponentResource):
     def _profile(
         self, name: str, args: FleetArgs
     ) -> tuple[aws.iam.InstanceProfile, list[pulumi.Resource]]:
-        """The single box's grants (infra/policies.py), and its database's secret."""
-        child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=json.dumps(policies.assume_role_policy()),
-            tags=args.tags,
-            opts=child,
+        """The single box's grants (infra/server.py), and its database's secret."""
+        documents = box_documents(
+            args.bucket_arn, args.release_parameter_arn, args.metrics_namespace
         )
-        documents: dict[str, pulumi.Input[str]] = {
-            "policy": pulumi.Output.all(args.bucket_arn, args.release_parameter_arn).apply(
-                lambda arns: json.dumps(
-                    policies.instance_policy(arns[0], arns[1], args.metrics_namespace)
-                )
-            ),
-            # Inline, not AmazonSSMManagedInstanceCore (which reads every parameter).
-            "session-manager": json.dumps(policies.session_manager_policy()),
-            "logs-policy": pulumi.Output.from_input(args.log_group_arn).apply(
-                lambda arn: json.dumps(policies.logs_policy(arn))
-            ),
-            "database-secret": pulumi.Output.from_input(args.database_secret_arn).apply(
-                lambda arn: json.dumps(policies.database_secret_policy(arn))
-            ),
-        }
-        grants: list[pulumi.Resource] = [
-            aws.iam.RolePolicy(f"{name}-{suffix}", role=role.id, policy=document, opts=child)
-            for suffix, document in documents.items()
-        ]
-        profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
-        return profile, grants
+        documents["logs-policy"] = pulumi.Output.from_input(args.log_group_arn).apply(
+            lambda arn: json.dumps(policies.logs_policy(arn))
+        )
+        documents["database-secret"] = pulumi.Output.from_input(args.database_secret_arn).apply(
+            lambda arn: json.dumps(policies.database_secret_policy(arn))
+        )
+        return box_profile(self, name, args.tags, documents)
 
     def _template(
         self, name: str, args: FleetArgs, profile: aws.iam.InstanceProfile
     ) -> aws.ec2.LaunchTemplate:
-        if args.ami_id is not None:
-            image: pulumi.Input[str] = args.ami_id
-        else:
-            image = aws.ssm.get_parameter_output(
-                name=AL2023_AMI_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=self)
-            ).value
         return aws.ec2.LaunchTemplate(
             f"{name}-template",
-            image_id=image,
+            image_id=box_image(self, args.ami_id),
             instance_type=args.instance_type,
             iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
             # A launch template takes its user-data base64-encoded; the text is the box's.

@@ -72,47 +72,15 @@ class Server(pulumi.ComponentResource):
         self, name: str, args: ServerArgs
     ) -> tuple[aws.iam.InstanceProfile, list[pulumi.Resource]]:
         """The instance profile, and the grants the box needs from first boot to final backup."""
-        child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=json.dumps(policies.assume_role_policy()),
-            tags=args.tags,
-            opts=child,
-        )
         restore_arn = f"arn:aws:s3:::{args.restore_bucket}" if args.restore_bucket else None
-        document = pulumi.Output.all(args.bucket_arn, args.release_parameter_arn).apply(
-            lambda arns: json.dumps(
-                policies.instance_policy(arns[0], arns[1], args.metrics_namespace, restore_arn)
-            )
+        documents = box_documents(
+            args.bucket_arn, args.release_parameter_arn, args.metrics_namespace, restore_arn
         )
-        grants: list[pulumi.Resource] = [
-            aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=document, opts=child),
-            # Inline, instead of the managed AmazonSSMManagedInstanceCore: that one also reads
-            # every SSM parameter of the account.
-            aws.iam.RolePolicy(
-                f"{name}-session-manager",
-                role=role.id,
-                policy=json.dumps(policies.session_manager_policy()),
-                opts=child,
-            ),
-        ]
         if args.log_group_arn is not None:
-            logs = pulumi.Output.from_input(args.log_group_arn).apply(
+            documents["logs-policy"] = pulumi.Output.from_input(args.log_group_arn).apply(
                 lambda arn: json.dumps(policies.logs_policy(arn))
             )
-            grants.append(
-                aws.iam.RolePolicy(f"{name}-logs-policy", role=role.id, policy=logs, opts=child)
-            )
-        profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
-        return profile, grants
-
-    def _ami(self, args: ServerArgs) -> pulumi.Input[str]:
-        if args.ami_id is not None:
-            return args.ami_id
-        parameter = aws.ssm.get_parameter_output(
-            name=AL2023_AMI_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=self)
-        )
-        return parameter.value
+        return box_profile(self, name, args.tags, documents)
 
     def _instance(
         self,
@@ -140,7 +108,7 @@ class Server(pulumi.ComponentResource):
         )
         return aws.ec2.Instance(
             f"{name}-instance",
-            ami=self._ami(args),
+            ami=box_image(self, args.ami_id),
             instance_type=args.instance_type,
             iam_instance_profile=profile.name,
             vpc_security_group_ids=[args.security_group_id],
@@ -164,3 +132,54 @@ class Server(pulumi.ComponentResource):
             tags={**args.tags, "Name": name},
             opts=options,
         )
+
+
+def box_documents(
+    bucket_arn: pulumi.Input[str],
+    release_parameter_arn: pulumi.Input[str],
+    metrics_namespace: str,
+    restore_arn: str | None = None,
+) -> dict[str, pulumi.Input[str]]:
+    """A box's inline policies by name suffix: the instance policy and Session Manager's."""
+    return {
+        "policy": pulumi.Output.all(bucket_arn, release_parameter_arn).apply(
+            lambda arns: json.dumps(
+                policies.instance_policy(arns[0], arns[1], metrics_namespace, restore_arn)
+            )
+        ),
+        # Inline, instead of the managed AmazonSSMManagedInstanceCore: that one also reads
+        # every SSM parameter of the account.
+        "session-manager": json.dumps(policies.session_manager_policy()),
+    }
+
+
+def box_profile(
+    parent: pulumi.Resource,
+    name: str,
+    tags: pulumi.Input[dict[str, str]],
+    documents: dict[str, pulumi.Input[str]],
+) -> tuple[aws.iam.InstanceProfile, list[pulumi.Resource]]:
+    """An EC2 role with `documents` as inline policies (`<name>-<suffix>`), and its profile."""
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        f"{name}-role",
+        assume_role_policy=json.dumps(policies.assume_role_policy()),
+        tags=tags,
+        opts=child,
+    )
+    grants: list[pulumi.Resource] = [
+        aws.iam.RolePolicy(f"{name}-{suffix}", role=role.id, policy=document, opts=child)
+        for suffix, document in documents.items()
+    ]
+    profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
+    return profile, grants
+
+
+def box_image(parent: pulumi.Resource, ami_id: str | None) -> pulumi.Input[str]:
+    """`ami_id`, or the newest AL2023 AMI from its SSM public parameter."""
+    if ami_id is not None:
+        return ami_id
+    parameter = aws.ssm.get_parameter_output(
+        name=AL2023_AMI_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=parent)
+    )
+    return parameter.value
