@@ -15,7 +15,6 @@ what to tell it, at a constant cost per request whatever the number of users:
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -29,7 +28,7 @@ MAX_USERS = 100_000  # per worker: about 15 MB at most for the two maps together
 FLUSH_SECONDS = 5.0  # how late another worker's users may be counted (docs/api.md)
 
 
-class ActivityTracker(BackgroundFlush):
+class ActivityTracker(BackgroundFlush[OrderedDict[str, float]]):
     def __init__(
         self,
         store: UserStateStore,
@@ -45,8 +44,6 @@ class ActivityTracker(BackgroundFlush):
         self.max_users = max_users
         self._recorded: OrderedDict[str, float] = OrderedDict()  # oldest recording first
         self._pending: OrderedDict[str, float] = OrderedDict()  # the next batch to write
-        self._lock = threading.Lock()
-        self._flushing = threading.Lock()  # one batch in flight at a time, in order
 
     def seen(self, user_id: str) -> None:
         """Note that `user_id` made a request now (written by the next `flush`)."""
@@ -59,8 +56,8 @@ class ActivityTracker(BackgroundFlush):
                 self._pending.move_to_end(user_id)
                 _trim(self._recorded, self.max_users)
                 _trim(self._pending, self.max_users)
-        if self._pending and self._flusher is None:
-            self._start_flusher()
+        if self._pending:
+            self._added()
 
     def _expire(self, cutoff: float) -> None:
         recorded = self._recorded
@@ -70,21 +67,22 @@ class ActivityTracker(BackgroundFlush):
                 return
             del recorded[user_id]
 
-    def flush(self) -> None:
-        """Write the waiting batch in one transaction; on failure keep it for the next one."""
-        with self._flushing:
+    def _take(self) -> OrderedDict[str, float] | None:
+        if not self._pending:
+            return None
+        batch, self._pending = self._pending, OrderedDict()
+        return batch
+
+    def _write(self, batch: OrderedDict[str, float]) -> None:
+        """Write the batch in one transaction; on failure keep it for the next one."""
+        try:
+            self.store.record_activity(batch, since=self.clock() - WINDOW_SECONDS)
+        except StoreError as exc:
             with self._lock:
-                if not self._pending:
-                    return
-                batch, self._pending = self._pending, OrderedDict()
-            try:
-                self.store.record_activity(batch, since=self.clock() - WINDOW_SECONDS)
-            except StoreError as exc:
-                with self._lock:
-                    batch.update(self._pending)  # newer sightings win
-                    self._pending = batch
-                    _trim(self._pending, self.max_users)
-                log_event("activity_not_recorded", users=len(batch), reason=str(exc))
+                batch.update(self._pending)  # newer sightings win
+                self._pending = batch
+                _trim(self._pending, self.max_users)
+            log_event("activity_not_recorded", users=len(batch), reason=str(exc))
 
     def __len__(self) -> int:
         """Users remembered (recent and waiting): what this tracker's memory grows with."""

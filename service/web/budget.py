@@ -11,7 +11,6 @@ by default the contract's); the window is `contract.SLO_WINDOW_DAYS`.
 from __future__ import annotations
 
 import atexit
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -61,7 +60,7 @@ def budget(
     }
 
 
-class DailyTotals(BackgroundFlush):
+class DailyTotals(BackgroundFlush[dict[str, tuple[int, int]]]):
     """This worker's requests and 5xx per UTC day, written to the store in batches."""
 
     def __init__(
@@ -74,8 +73,6 @@ class DailyTotals(BackgroundFlush):
         self.clock = clock
         super().__init__(flush_seconds, "budget-flush")
         self._pending: dict[str, tuple[int, int]] = {}
-        self._lock = threading.Lock()
-        self._flushing = threading.Lock()
 
     def count(self, status: int) -> None:
         """One request answered with `status`, today."""
@@ -83,24 +80,22 @@ class DailyTotals(BackgroundFlush):
         with self._lock:
             requests, errors = self._pending.get(day, (0, 0))
             self._pending[day] = (requests + 1, errors + (status >= 500))
-        if self._flusher is None:
-            self._start_flusher()
+        self._added()
 
-    def flush(self) -> None:
-        """Add the waiting counts to the table; on failure keep them for the next flush."""
-        with self._flushing:
+    def _take(self) -> dict[str, tuple[int, int]] | None:
+        batch, self._pending = self._pending, {}
+        return batch or None
+
+    def _write(self, batch: dict[str, tuple[int, int]]) -> None:
+        """Add the counts to the table; on failure keep them for the next flush."""
+        try:
+            self.store.add_daily_totals(batch)
+        except StoreError as exc:
             with self._lock:
-                batch, self._pending = self._pending, {}
-            if not batch:
-                return
-            try:
-                self.store.add_daily_totals(batch)
-            except StoreError as exc:
-                with self._lock:
-                    for day, (requests, errors) in batch.items():
-                        more_requests, more_errors = self._pending.get(day, (0, 0))
-                        self._pending[day] = (requests + more_requests, errors + more_errors)
-                log_event("daily_totals_not_recorded", days=len(batch), reason=str(exc))
+                for day, (requests, errors) in batch.items():
+                    more_requests, more_errors = self._pending.get(day, (0, 0))
+                    self._pending[day] = (requests + more_requests, errors + more_errors)
+            log_event("daily_totals_not_recorded", days=len(batch), reason=str(exc))
 
     def window(self, window_days: int) -> tuple[int, int]:
         """Requests and 5xx over the last `window_days` UTC days, today included."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import bisect
 import os
-import threading
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, Metric
@@ -36,7 +35,7 @@ UNMATCHED_ROUTE = "<unmatched>"
 FLUSH_SECONDS = 1.0
 
 
-class Metrics(BackgroundFlush):
+class Metrics(BackgroundFlush[dict[tuple[str, str, int], list[float]]]):
     """The service's counters and histograms, in a registry of their own (one per app)."""
 
     def __init__(self, slo_p95_seconds: float, flush_seconds: float = FLUSH_SECONDS) -> None:
@@ -63,8 +62,6 @@ class Metrics(BackgroundFlush):
         # what this worker served since its last flush. Bounded: methods are folded into
         # KNOWN_METHODS, routes are templates, statuses few.
         self._pending: dict[tuple[str, str, int], list[float]] = {}
-        self._lock = threading.Lock()
-        self._flushing = threading.Lock()  # one flush at a time, so none is written twice
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request and its duration (written to the shared values by `flush`)."""
@@ -77,18 +74,18 @@ class Metrics(BackgroundFlush):
                 sums = self._pending[key] = [0.0] * (len(self._bounds) + 1)
             sums[bucket] += 1
             sums[-1] += seconds
-        if self._flusher is None:
-            self._start_flusher()
+        self._added()
 
-    def flush(self) -> None:
+    def _take(self) -> dict[tuple[str, str, int], list[float]] | None:
+        batch, self._pending = self._pending, {}
+        return batch or None
+
+    def _write(self, batch: dict[tuple[str, str, int], list[float]]) -> None:
         """Add what this worker served since the last flush to the exposed values."""
-        with self._flushing:
-            with self._lock:
-                batch, self._pending = self._pending, {}
-            for (method, route, status), sums in batch.items():
-                *buckets, seconds = sums
-                self.requests.labels(method, route, str(status)).inc(sum(buckets))
-                _add_observations(self.latency.labels(method, route), buckets, seconds)
+        for (method, route, status), sums in batch.items():
+            *buckets, seconds = sums
+            self.requests.labels(method, route, str(status)).inc(sum(buckets))
+            _add_observations(self.latency.labels(method, route), buckets, seconds)
 
     def families(self) -> Iterable[Metric]:
         """Every worker's request metrics (this process's alone outside gunicorn)."""
